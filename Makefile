@@ -1,0 +1,112 @@
+# ngx_kochava_module: build, run and test against the distribution's nginx.
+#
+#   make          build build/ngx_http_kochava_module.so (installs what is
+#                 missing with apt-get first)
+#   make run      start nginx with the module on 127.0.0.1:8080
+#   make stop     stop it
+#   make test     unit tests, nginx-level tests and the conformance cases
+#   make clean    remove build/
+
+SHELL        := /bin/bash
+
+NGX_SRC      ?= /usr/share/nginx/src
+NGINX        ?= /usr/sbin/nginx
+BUILD        := $(CURDIR)/build
+NGX_COPY     := $(BUILD)/nginx-src
+NGX_OBJS     := $(BUILD)/objs
+MODULE       := $(BUILD)/ngx_http_kochava_module.so
+ECHO_MODULE  ?= /usr/lib/nginx/modules/ngx_http_echo_module.so
+CONFORMANCE  ?= $(abspath $(CURDIR)/../shared/conformance)
+
+SRC_DIR      := ngx_kochava_module
+CORE_SRCS    := $(wildcard $(SRC_DIR)/kochava_*.c)
+GLUE_SRCS    := $(wildcard $(SRC_DIR)/ngx_http_kochava_*.c)
+HEADERS      := $(wildcard $(SRC_DIR)/*.h)
+
+UNIT_SRCS    := $(wildcard tests/unit/test_*.c)
+UNIT_BINS    := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
+
+CC           ?= cc
+CORE_CFLAGS  := -std=gnu99 -g -O2 -W -Wall -Wextra -Wpointer-arith \
+                -Wno-unused-parameter -Werror -I$(SRC_DIR)
+CORE_LIBS    := -ljansson -lz -lm
+
+# Debian packages the build and the tests need
+DEB_PACKAGES := build-essential nginx-core nginx-dev libjansson-dev \
+                libcurl4-openssl-dev zlib1g-dev libtest-base-perl \
+                libtext-diff-perl libnginx-mod-http-echo curl
+
+# prove finds our Test::Nginx::Socket only where the real one is missing
+PROVE_INC    := $(shell perl -MTest::Nginx::Socket -e1 2>/dev/null \
+                  || echo -It/compat)
+
+TEST_ENV     := TEST_NGINX_BINARY=$(NGINX) \
+                TEST_NGINX_LOAD_MODULES="$(ECHO_MODULE) $(MODULE)" \
+                TEST_NGINX_FAIL_ON_ALERT=1 \
+                KOCHAVA_CONFORMANCE_DIR=$(CONFORMANCE)
+
+RUN_PREFIX   := $(BUILD)/run
+RUN_CONF     := $(CURDIR)/docs/examples/local.conf
+
+
+.PHONY: all deps module unit test run stop clean
+
+all: deps module
+
+deps:
+	@missing=""; \
+	for p in $(DEB_PACKAGES); do \
+	    dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	    echo "installing:$$missing"; \
+	    sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+	    $$sudo apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq \
+	        --no-install-recommends $$missing; \
+	fi
+
+module: $(MODULE)
+
+# configure a private copy of Debian's tree with the binary's own flags
+$(NGX_OBJS)/Makefile: config
+	rm -rf $(NGX_COPY) $(NGX_OBJS)
+	cp -r $(NGX_SRC) $(NGX_COPY)
+	cd $(NGX_COPY) && . ./conf_flags && ./configure \
+	    --with-cc-opt="$$(dpkg-buildflags --get CFLAGS) -fPIC \
+	        $$(dpkg-buildflags --get CPPFLAGS)" \
+	    --with-ld-opt="$$(dpkg-buildflags --get LDFLAGS) -fPIC" \
+	    "$${NGX_CONF_FLAGS[@]}" \
+	    --add-dynamic-module=$(CURDIR) --builddir=$(NGX_OBJS) \
+	    > $(BUILD)/configure.log 2>&1 \
+	    || { tail -30 $(BUILD)/configure.log; exit 1; }
+
+$(MODULE): $(NGX_OBJS)/Makefile $(CORE_SRCS) $(GLUE_SRCS) $(HEADERS)
+	$(MAKE) -s -C $(NGX_COPY) -f $(NGX_OBJS)/Makefile modules
+	cp $(NGX_OBJS)/ngx_http_kochava_module.so $@
+
+unit: $(UNIT_BINS)
+
+$(BUILD)/unit/%: tests/unit/%.c $(CORE_SRCS) $(HEADERS) tests/unit/tap.h
+	@mkdir -p $(BUILD)/unit
+	$(CC) $(CORE_CFLAGS) -Itests/unit -o $@ $< $(CORE_SRCS) $(CORE_LIBS)
+
+test: all unit
+	$(TEST_ENV) prove $(PROVE_INC) $(UNIT_BINS) t/*.t
+
+run: all stop
+	@mkdir -p $(RUN_PREFIX)/logs $(RUN_PREFIX)/temp
+	$(NGINX) -p $(RUN_PREFIX)/ -c $(RUN_CONF) -t -q
+	$(NGINX) -p $(RUN_PREFIX)/ -c $(RUN_CONF)
+	@echo "edge on http://127.0.0.1:8080/v1/ (write key wk_local_example);"
+	@echo "what Kochava would receive: $(RUN_PREFIX)/logs/kochava-sink.jsonl"
+
+stop:
+	@if [ -f $(RUN_PREFIX)/logs/nginx.pid ]; then \
+	    $(NGINX) -p $(RUN_PREFIX)/ -c $(RUN_CONF) -s quit 2>/dev/null \
+	        || true; \
+	    sleep 1; \
+	fi
+
+clean: stop
+	rm -rf $(BUILD) t/servroot

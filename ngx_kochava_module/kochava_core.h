@@ -1,0 +1,253 @@
+
+/*
+ * Copyright (C) ngx_kochava_module authors
+ *
+ * The core of the edge: parse, validate, normalise and rewrite Segment
+ * calls into Kochava (and Braze) request bodies.  Plain C over jansson and
+ * zlib: no nginx headers, so it can be unit-tested, fuzzed and benchmarked
+ * on its own.  The nginx glue calls only what this header declares.
+ */
+
+
+#ifndef _KOCHAVA_CORE_H_INCLUDED_
+#define _KOCHAVA_CORE_H_INCLUDED_
+
+
+#include <stddef.h>
+#include <stdint.h>
+
+
+/*
+ * Every string the core hands back (bodies, error texts, message ids) is
+ * allocated through this allocator and never freed one by one: the nginx
+ * glue passes the request pool, the unit tests an arena.  A NULL return is
+ * an allocation failure.
+ */
+typedef struct {
+    void                    *(*alloc)(void *data, size_t size);
+    void                     *data;
+} kochava_allocator_t;
+
+
+/* what the request path says the call is */
+typedef enum {
+    KOCHAVA_CALL_TRACK = 0,
+    KOCHAVA_CALL_IDENTIFY,
+    KOCHAVA_CALL_PAGE,
+    KOCHAVA_CALL_SCREEN,
+    KOCHAVA_CALL_GROUP,
+    KOCHAVA_CALL_ALIAS,
+    KOCHAVA_CALL_BATCH,          /* /v1/batch, /v1/import, /v1/b */
+    KOCHAVA_CALL_METRICS,        /* /v1/m: answered 200, ignored */
+    KOCHAVA_CALL_UNKNOWN
+} kochava_call_e;
+
+#define KOCHAVA_NTYPES  6        /* track .. alias: the message types */
+
+
+typedef enum {
+    KOCHAVA_DEST_KOCHAVA = 0,    /* events and installs */
+    KOCHAVA_DEST_IDENTITY,       /* IdentityLink */
+    KOCHAVA_DEST_BRAZE           /* Braze /users/track */
+} kochava_dest_e;
+
+#define KOCHAVA_NDESTS  3
+
+
+/* why a message was rejected (a metrics label, see kochava_reason_name) */
+typedef enum {
+    KOCHAVA_REASON_NOT_OBJECT = 0,
+    KOCHAVA_REASON_TYPE,
+    KOCHAVA_REASON_IDENTITY,     /* neither userId nor anonymousId */
+    KOCHAVA_REASON_FIELD,        /* event, groupId, previousId, ... */
+    KOCHAVA_REASON_TIMESTAMP,
+    KOCHAVA_REASON_MESSAGE_ID,
+    KOCHAVA_REASON_DEVICE,       /* Kochava's device requirements */
+    KOCHAVA_REASON_TOO_LARGE,
+    KOCHAVA_REASON_TOO_DEEP,
+    KOCHAVA_REASON_BRAZE_USER,   /* attributed install with no user key */
+    KOCHAVA_NREASONS
+} kochava_reason_e;
+
+
+/* a row of the event name table: Segment name -> Kochava name */
+typedef struct {
+    const char               *segment;
+    size_t                    segment_len;
+    const char               *kochava;
+    size_t                    kochava_len;
+} kochava_name_t;
+
+
+/* per-location configuration, built once by the glue */
+typedef struct {
+    size_t                    max_message_size;  /* compact JSON, 32768 */
+    size_t                    max_batch;         /* messages, 2500 */
+    size_t                    max_depth;         /* nesting, 64 */
+
+    /* rows added or overriding the default table; looked up first */
+    const kochava_name_t     *names;
+    size_t                    nnames;
+
+    unsigned                  identify_traits:1; /* send scalar traits */
+    unsigned                  braze:1;           /* Braze fan-out is on */
+} kochava_conf_t;
+
+
+/* what the glue knows about the request, besides its body */
+typedef struct {
+    kochava_call_e            call;
+    const char               *app_id;        /* Kochava App GUID */
+    size_t                    app_id_len;
+    const char               *client_ip;     /* $remote_addr */
+    size_t                    client_ip_len;
+    int64_t                   received_ms;   /* receivedAt, epoch ms */
+} kochava_req_t;
+
+
+/* one outbound request body */
+typedef struct {
+    kochava_dest_e            dest;
+    const char               *body;          /* compact JSON, UTF-8 */
+    size_t                    len;
+    uint32_t                  index;         /* first message it carries */
+    uint32_t                  count;         /* messages it carries */
+    kochava_call_e            type;          /* type of that message */
+
+    /* client's messageId (for de-duplication); NULL when generated */
+    const char               *message_id;
+    size_t                    message_id_len;
+} kochava_out_t;
+
+
+/* one rejected message */
+typedef struct {
+    uint32_t                  index;
+    kochava_reason_e          reason;
+    const char               *message_id;    /* NULL when it had none */
+    const char               *error;         /* "context.device.id is ..." */
+} kochava_reject_t;
+
+
+typedef struct {
+    uint32_t                  messages;      /* in the request */
+    uint32_t                  accepted;      /* forwarded or skipped */
+    uint32_t                  rejected;
+    uint32_t                  skipped;       /* by integrations, or nothing
+                                                to send */
+    uint32_t                  received[KOCHAVA_NTYPES];  /* by type */
+    uint32_t                  braze_attributed;
+    uint32_t                  braze_organic;
+
+    kochava_reject_t         *rejects;       /* in index order */
+    kochava_out_t            *outs;          /* Kochava ones in index
+                                                order, then Braze ones */
+    uint32_t                  nouts;
+} kochava_result_t;
+
+
+typedef struct kochava_doc_s  kochava_doc_t;
+
+
+/*
+ * The last path segment decides the call: "track" or "t", "identify" or
+ * "i", "page" or "p", "screen" or "s", "group" or "g", "alias" or "a",
+ * "batch", "import" or "b", "m".  A trailing slash is ignored.
+ */
+kochava_call_e kochava_call_from_path(const char *path, size_t len);
+
+const char *kochava_call_name(kochava_call_e call);
+const char *kochava_dest_name(kochava_dest_e dest);
+const char *kochava_reason_name(kochava_reason_e reason);
+
+
+/*
+ * The write key of an Authorization header value: "Basic base64(key:)"
+ * (the colon is optional) or "Bearer key".  Returns the key's length
+ * written to out (at most outlen bytes), 0 when the header carries none.
+ */
+size_t kochava_auth_write_key(const char *value, size_t len, char *out,
+    size_t outlen);
+
+
+/*
+ * Inflates a gzip ("gzip", "x-gzip") or zlib/raw ("deflate") body into a
+ * malloc()ed buffer of at most limit bytes; the caller free()s *out.
+ * Returns 0, KOCHAVA_INFLATE_TOO_LARGE once more than limit bytes would
+ * come out (nothing more is inflated), or KOCHAVA_INFLATE_BAD.
+ */
+#define KOCHAVA_INFLATE_TOO_LARGE  1
+#define KOCHAVA_INFLATE_BAD        2
+
+int kochava_inflate(const char *in, size_t len, size_t limit, char **out,
+    size_t *outlen);
+
+
+/*
+ * Parses a request body.  The limits of conf are checked on the raw bytes
+ * before jansson sees them (message count, nesting; for a single call, the
+ * message size).  Returns 0 and a document, or the HTTP status to answer
+ * (400) with its message in err, e.g. "Invalid JSON: ... (line 1, column
+ * 17)" or "Too many messages in batch".  The document must be freed with
+ * kochava_doc_free().
+ */
+int kochava_doc_parse(const kochava_conf_t *conf, kochava_call_e call,
+    const char *body, size_t len, kochava_doc_t **doc, char *err,
+    size_t errlen);
+
+/* the body's top-level "writeKey" string, or NULL */
+const char *kochava_doc_write_key(kochava_doc_t *doc, size_t *len);
+
+/*
+ * Validates, normalises and rewrites every message of the document.
+ * Returns 0, or -1 on allocation failure.  For a single call whose message
+ * was rejected, res->rejected is 1 and res->rejects[0].error is the text
+ * to answer with 400.
+ */
+int kochava_doc_process(const kochava_conf_t *conf, const kochava_req_t *req,
+    kochava_doc_t *doc, const kochava_allocator_t *a, kochava_result_t *res);
+
+void kochava_doc_free(kochava_doc_t *doc);
+
+
+/*
+ * The response body of a call that was accepted: {"success":true} or,
+ * when messages of a batch were rejected, {"success":true,"accepted":N,
+ * "rejected":[{"index":I,"messageId":"...","error":"..."}]}.
+ * Returns NULL on allocation failure.
+ */
+const char *kochava_result_json(const kochava_result_t *res,
+    const kochava_allocator_t *a, size_t *len);
+
+/* {"success":false,"message":"<message>"}, the message JSON-escaped */
+const char *kochava_error_json(const char *message,
+    const kochava_allocator_t *a, size_t *len);
+
+
+/* how an upstream answered (a metrics label, see kochava_outcome_name) */
+typedef enum {
+    KOCHAVA_OUTCOME_OK = 0,
+    KOCHAVA_OUTCOME_PERMANENT,   /* other 4xx, or Kochava said no */
+    KOCHAVA_OUTCOME_RETRYABLE,   /* 429, 5xx, connection error */
+    KOCHAVA_OUTCOME_TIMEOUT,     /* 504 from the proxy */
+    KOCHAVA_NOUTCOMES
+} kochava_outcome_e;
+
+/*
+ * Judges an answer: status 0 means no answer at all (connection error).
+ * Kochava (both destinations) succeeds with 2xx and a JSON body whose
+ * "success" is "1", 1 or true; a 2xx JSON body saying otherwise is
+ * permanent, a 2xx body that is not JSON is retryable (something between
+ * us and Kochava answered).  Braze succeeds with any 2xx.
+ */
+kochava_outcome_e kochava_judge(kochava_dest_e dest, unsigned status,
+    const char *body, size_t len);
+
+const char *kochava_outcome_name(kochava_outcome_e outcome);
+
+
+/* seeds the generator of messageIds (UUID v4); once per process */
+void kochava_seed(uint64_t seed);
+
+
+#endif /* _KOCHAVA_CORE_H_INCLUDED_ */

@@ -1,0 +1,821 @@
+
+/*
+ * Copyright (C) ngx_kochava_module authors
+ *
+ * The ingest location's content handler: checks what can be checked from
+ * the headers, reads the body, hands it to the core and answers.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_kochava_module.h"
+
+
+static ngx_int_t ngx_http_kochava_preflight(ngx_http_request_t *r,
+    ngx_http_kochava_loc_conf_t *klcf);
+static ngx_int_t ngx_http_kochava_answer_early(ngx_http_request_t *r,
+    ngx_uint_t status, const char *message);
+static ngx_http_kochava_encoding_e ngx_http_kochava_encoding(
+    ngx_http_request_t *r);
+static ngx_int_t ngx_http_kochava_header_key(ngx_http_request_t *r,
+    ngx_http_kochava_ctx_t *ctx);
+static ngx_int_t ngx_http_kochava_check_app_id(ngx_http_request_t *r,
+    ngx_http_kochava_loc_conf_t *klcf, ngx_http_kochava_ctx_t *ctx);
+static void ngx_http_kochava_body_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_kochava_process(ngx_http_request_t *r,
+    ngx_http_kochava_ctx_t *ctx);
+static ngx_int_t ngx_http_kochava_read_body(ngx_http_request_t *r,
+    ngx_str_t *body);
+static ngx_int_t ngx_http_kochava_inflate(ngx_http_request_t *r,
+    ngx_http_kochava_loc_conf_t *klcf, ngx_str_t *body);
+static void ngx_http_kochava_log_rejects(ngx_http_request_t *r,
+    kochava_result_t *res);
+static void *ngx_http_kochava_pool_alloc(void *data, size_t size);
+static void ngx_http_kochava_doc_cleanup(void *data);
+static void ngx_http_kochava_free_cleanup(void *data);
+static ngx_int_t ngx_http_kochava_cors_headers(ngx_http_request_t *r);
+
+
+static ngx_str_t  ngx_http_kochava_json_type = ngx_string("application/json");
+
+
+ngx_int_t
+ngx_http_kochava_ingest_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                     rc;
+    kochava_call_e                call;
+    ngx_http_kochava_ctx_t       *ctx;
+    ngx_http_kochava_encoding_e   encoding;
+    ngx_http_kochava_loc_conf_t  *klcf;
+
+    klcf = ngx_http_get_module_loc_conf(r, ngx_http_kochava_module);
+
+    if (r->method == NGX_HTTP_OPTIONS && klcf->cors) {
+        return ngx_http_kochava_preflight(r, klcf);
+    }
+
+    if (r->method != NGX_HTTP_POST) {
+        return ngx_http_kochava_answer_early(r, NGX_HTTP_NOT_ALLOWED,
+                                             "Method not allowed");
+    }
+
+    call = kochava_call_from_path((const char *) r->uri.data, r->uri.len);
+
+    if (call == KOCHAVA_CALL_UNKNOWN) {
+        return ngx_http_kochava_answer_early(r, NGX_HTTP_NOT_FOUND,
+                                             "Not found");
+    }
+
+    if (call == KOCHAVA_CALL_METRICS) {
+        rc = ngx_http_discard_request_body(r);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        return ngx_http_kochava_send_json(r, NGX_HTTP_OK,
+                                          "{\"success\":true}", 16);
+    }
+
+    encoding = ngx_http_kochava_encoding(r);
+
+    if (encoding == NGX_HTTP_KOCHAVA_UNSUPPORTED) {
+        return ngx_http_kochava_answer_early(r,
+                                         NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
+                                         "Unsupported content encoding");
+    }
+
+    /*
+     * A body cannot inflate to less than a thousandth of itself, so a
+     * declared length beyond that says "too large" before it is read.
+     */
+
+    if (r->headers_in.content_length_n > 0
+        && (size_t) r->headers_in.content_length_n
+           > klcf->max_body_size + klcf->max_body_size / 64 + 1024)
+    {
+        return ngx_http_kochava_answer_early(r, NGX_HTTP_BAD_REQUEST,
+                                             "Request body too large");
+    }
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_kochava_ctx_t));
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->request = r;
+    ctx->call = call;
+
+    ngx_http_set_ctx(r, ctx, ngx_http_kochava_module);
+
+    ctx->encoding = encoding;
+
+    rc = ngx_http_kochava_header_key(r, ctx);
+
+    if (rc == NGX_DECLINED) {
+        return ngx_http_kochava_answer_early(r, NGX_HTTP_UNAUTHORIZED,
+                                             "Invalid write key");
+    }
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    /* a key from a header is known now: refuse a bad one unread */
+
+    if (ctx->write_key.len) {
+        rc = ngx_http_kochava_check_app_id(r, klcf, ctx);
+
+        if (rc == NGX_ERROR) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        if (rc == NGX_DECLINED) {
+            return ngx_http_kochava_answer_early(r, NGX_HTTP_UNAUTHORIZED,
+                                                 "Invalid write key");
+        }
+    }
+
+    r->request_body_in_single_buf = 1;
+
+    rc = ngx_http_read_client_request_body(r, ngx_http_kochava_body_handler);
+
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        return rc;
+    }
+
+    return NGX_DONE;
+}
+
+
+static ngx_int_t
+ngx_http_kochava_preflight(ngx_http_request_t *r,
+    ngx_http_kochava_loc_conf_t *klcf)
+{
+    ngx_int_t         rc;
+    ngx_table_elt_t  *h;
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    if (ngx_http_kochava_cors_headers(r) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "Access-Control-Allow-Methods");
+    ngx_str_set(&h->value, "POST, OPTIONS");
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "Access-Control-Allow-Headers");
+    ngx_str_set(&h->value,
+                "Authorization, Content-Type, Content-Encoding, "
+                "X-Retry-Count");
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "Access-Control-Max-Age");
+    ngx_str_set(&h->value, "86400");
+
+    r->headers_out.status = NGX_HTTP_NO_CONTENT;
+    r->headers_out.content_length_n = 0;
+    r->header_only = 1;
+
+    return ngx_http_send_header(r);
+}
+
+
+/* an answer decided before the body is read: the body is discarded */
+
+static ngx_int_t
+ngx_http_kochava_answer_early(ngx_http_request_t *r, ngx_uint_t status,
+    const char *message)
+{
+    ngx_int_t  rc;
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    return ngx_http_kochava_send_error(r, status, message);
+}
+
+
+static ngx_http_kochava_encoding_e
+ngx_http_kochava_encoding(ngx_http_request_t *r)
+{
+    ngx_str_t        *value;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+    ngx_uint_t        i;
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                return NGX_HTTP_KOCHAVA_IDENTITY;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len != sizeof("Content-Encoding") - 1
+            || ngx_strncasecmp(h[i].key.data, (u_char *) "Content-Encoding",
+                               h[i].key.len) != 0)
+        {
+            continue;
+        }
+
+        value = &h[i].value;
+
+        if ((value->len == 4
+             && ngx_strncasecmp(value->data, (u_char *) "gzip", 4) == 0)
+            || (value->len == 6
+                && ngx_strncasecmp(value->data, (u_char *) "x-gzip", 6) == 0))
+        {
+            return NGX_HTTP_KOCHAVA_GZIP;
+        }
+
+        if (value->len == 7
+            && ngx_strncasecmp(value->data, (u_char *) "deflate", 7) == 0)
+        {
+            return NGX_HTTP_KOCHAVA_DEFLATE;
+        }
+
+        if (value->len == 8
+            && ngx_strncasecmp(value->data, (u_char *) "identity", 8) == 0)
+        {
+            return NGX_HTTP_KOCHAVA_IDENTITY;
+        }
+
+        return NGX_HTTP_KOCHAVA_UNSUPPORTED;
+    }
+}
+
+
+/*
+ * The write key from "Authorization: Basic ..." or "Bearer ...".  A header
+ * that carries a key too long to be one is NGX_DECLINED.
+ */
+
+static ngx_int_t
+ngx_http_kochava_header_key(ngx_http_request_t *r, ngx_http_kochava_ctx_t *ctx)
+{
+    u_char           *key;
+    size_t            len;
+    ngx_table_elt_t  *h;
+
+    h = r->headers_in.authorization;
+
+    if (h == NULL || h->value.len == 0) {
+        return NGX_OK;
+    }
+
+    key = ngx_pnalloc(r->pool, NGX_HTTP_KOCHAVA_MAX_KEY + 1);
+    if (key == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    len = kochava_auth_write_key((const char *) h->value.data, h->value.len,
+                                 (char *) key, NGX_HTTP_KOCHAVA_MAX_KEY + 1);
+
+    if (len > NGX_HTTP_KOCHAVA_MAX_KEY) {
+        return NGX_DECLINED;
+    }
+
+    ctx->write_key.data = key;
+    ctx->write_key.len = len;
+
+    return NGX_OK;
+}
+
+
+/*
+ * Evaluates kochava_app_id once the write key is known (the value is
+ * cached by "map"): NGX_DECLINED when it is empty.
+ */
+
+static ngx_int_t
+ngx_http_kochava_check_app_id(ngx_http_request_t *r,
+    ngx_http_kochava_loc_conf_t *klcf, ngx_http_kochava_ctx_t *ctx)
+{
+    ctx->app_id_checked = 1;
+
+    if (ngx_http_complex_value(r, klcf->app_id, &ctx->app_id) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ctx->app_id.len == 0) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "kochava: no App GUID for the write key, refused");
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_kochava_body_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                rc;
+    ngx_http_kochava_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_kochava_module);
+
+    rc = ngx_http_kochava_process(r, ctx);
+
+    if (rc == NGX_DONE) {
+        /* the fan-out answers the client when it is over */
+        return;
+    }
+
+    ngx_http_finalize_request(r, rc);
+}
+
+
+/*
+ * Returns NGX_DONE when subrequests were started, otherwise what to
+ * finalize the request with.
+ */
+
+static ngx_int_t
+ngx_http_kochava_process(ngx_http_request_t *r, ngx_http_kochava_ctx_t *ctx)
+{
+    char                          err[256];
+    size_t                        len;
+    ngx_int_t                     rc;
+    ngx_str_t                     body;
+    const char                   *key, *json;
+    kochava_req_t                 req;
+    kochava_doc_t                *doc;
+    ngx_pool_cleanup_t           *cln;
+    kochava_allocator_t           alloc;
+    ngx_http_kochava_loc_conf_t  *klcf;
+
+    klcf = ngx_http_get_module_loc_conf(r, ngx_http_kochava_module);
+
+    if (r->request_body == NULL) {
+        return ngx_http_kochava_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                           "Invalid JSON: empty body");
+    }
+
+    rc = ngx_http_kochava_read_body(r, &body);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    rc = ngx_http_kochava_inflate(r, klcf, &body);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    rc = kochava_doc_parse(&klcf->core, ctx->call, (const char *) body.data,
+                           body.len, &doc, err, sizeof(err));
+
+    if (rc != 0) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "kochava: body refused: %s", err);
+
+        ctx->error.len = ngx_strlen(err);
+        ctx->error.data = ngx_pnalloc(r->pool, ctx->error.len);
+        if (ctx->error.data == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ngx_memcpy(ctx->error.data, err, ctx->error.len);
+
+        return ngx_http_kochava_send_error(r, rc, err);
+    }
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        kochava_doc_free(doc);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    cln->handler = ngx_http_kochava_doc_cleanup;
+    cln->data = doc;
+
+    if (!ctx->app_id_checked) {
+        key = kochava_doc_write_key(doc, &len);
+
+        if (key && len > NGX_HTTP_KOCHAVA_MAX_KEY) {
+            return ngx_http_kochava_send_error(r, NGX_HTTP_UNAUTHORIZED,
+                                               "Invalid write key");
+        }
+
+        if (key) {
+            ctx->write_key.data = (u_char *) key;
+            ctx->write_key.len = len;
+        }
+
+        rc = ngx_http_kochava_check_app_id(r, klcf, ctx);
+
+        if (rc == NGX_ERROR) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        if (rc == NGX_DECLINED) {
+            return ngx_http_kochava_send_error(r, NGX_HTTP_UNAUTHORIZED,
+                                               "Invalid write key");
+        }
+    }
+
+    req.call = ctx->call;
+    req.app_id = (const char *) ctx->app_id.data;
+    req.app_id_len = ctx->app_id.len;
+    req.client_ip = (const char *) r->connection->addr_text.data;
+    req.client_ip_len = r->connection->addr_text.len;
+    req.received_ms = (int64_t) r->start_sec * 1000 + r->start_msec;
+
+    ngx_http_kochava_allocator(r, &alloc);
+
+    if (kochava_doc_process(&klcf->core, &req, doc, &alloc, &ctx->result)
+        != 0)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ctx->result.rejected) {
+        ctx->error.data = (u_char *) ctx->result.rejects[0].error;
+        ctx->error.len = ngx_strlen(ctx->error.data);
+
+        ngx_http_kochava_log_rejects(r, &ctx->result);
+
+        if (ctx->call != KOCHAVA_CALL_BATCH) {
+            return ngx_http_kochava_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                        ctx->result.rejects[0].error);
+        }
+    }
+
+    if (ctx->result.nouts) {
+        rc = ngx_http_kochava_fanout_start(r, ctx);
+        if (rc != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return NGX_DONE;
+    }
+
+    json = kochava_result_json(&ctx->result, &alloc, &len);
+    if (json == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_kochava_send_json(r, NGX_HTTP_OK, json, len);
+}
+
+
+/* the body as one piece of memory, wherever nginx buffered it */
+
+static ngx_int_t
+ngx_http_kochava_read_body(ngx_http_request_t *r, ngx_str_t *body)
+{
+    u_char       *p;
+    off_t         len;
+    ssize_t       n;
+    ngx_buf_t    *b;
+    ngx_chain_t  *cl;
+
+    cl = r->request_body->bufs;
+
+    if (cl == NULL) {
+        ngx_str_null(body);
+        return NGX_OK;
+    }
+
+    if (cl->next == NULL && !cl->buf->in_file) {
+        body->data = cl->buf->pos;
+        body->len = cl->buf->last - cl->buf->pos;
+        return NGX_OK;
+    }
+
+    len = 0;
+
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        b = cl->buf;
+        len += b->in_file ? b->file_last - b->file_pos : b->last - b->pos;
+    }
+
+    body->data = ngx_pnalloc(r->pool, len ? len : 1);
+    if (body->data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p = body->data;
+
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        b = cl->buf;
+
+        if (!b->in_file) {
+            p = ngx_cpymem(p, b->pos, b->last - b->pos);
+            continue;
+        }
+
+        n = ngx_read_file(b->file, p, b->file_last - b->file_pos,
+                          b->file_pos);
+
+        if (n != b->file_last - b->file_pos) {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "kochava: could not read the buffered body");
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        p += n;
+    }
+
+    body->len = p - body->data;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_kochava_inflate(ngx_http_request_t *r,
+    ngx_http_kochava_loc_conf_t *klcf, ngx_str_t *body)
+{
+    int                      rc;
+    char                    *out;
+    size_t                   len;
+    ngx_pool_cleanup_t      *cln;
+    ngx_http_kochava_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_kochava_module);
+
+    if (ctx->encoding == NGX_HTTP_KOCHAVA_IDENTITY) {
+        if (body->len > klcf->max_body_size) {
+            return ngx_http_kochava_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                               "Request body too large");
+        }
+
+        return NGX_OK;
+    }
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    out = NULL;
+    len = 0;
+
+    rc = kochava_inflate((const char *) body->data, body->len,
+                         klcf->max_body_size, &out, &len);
+
+    cln->handler = ngx_http_kochava_free_cleanup;
+    cln->data = out;
+
+    if (rc == KOCHAVA_INFLATE_TOO_LARGE) {
+        return ngx_http_kochava_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                           "Request body too large");
+    }
+
+    if (rc != 0) {
+        return ngx_http_kochava_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                 "Invalid compressed body: cannot inflate");
+    }
+
+    body->data = (u_char *) out;
+    body->len = len;
+
+    return NGX_OK;
+}
+
+
+/* client mistakes are logged at "info", as nginx logs its own */
+
+static void
+ngx_http_kochava_log_rejects(ngx_http_request_t *r, kochava_result_t *res)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; i < res->rejected; i++) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "kochava: message %uD rejected (%s): %s",
+                      res->rejects[i].index,
+                      kochava_reason_name(res->rejects[i].reason),
+                      res->rejects[i].error);
+    }
+}
+
+
+ngx_int_t
+ngx_http_kochava_send_error(ngx_http_request_t *r, ngx_uint_t status,
+    const char *message)
+{
+    size_t               len;
+    const char          *json;
+    kochava_allocator_t  alloc;
+
+    ngx_http_kochava_allocator(r, &alloc);
+
+    json = kochava_error_json(message, &alloc, &len);
+    if (json == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_kochava_send_json(r, status, json, len);
+}
+
+
+ngx_int_t
+ngx_http_kochava_send_json(ngx_http_request_t *r, ngx_uint_t status,
+    const char *body, size_t len)
+{
+    ngx_int_t                     rc;
+    ngx_buf_t                    *b;
+    ngx_chain_t                   out;
+    ngx_table_elt_t              *h;
+    ngx_http_kochava_loc_conf_t  *klcf;
+
+    klcf = ngx_http_get_module_loc_conf(r, ngx_http_kochava_module);
+
+    r->headers_out.status = status;
+    r->headers_out.content_type = ngx_http_kochava_json_type;
+    r->headers_out.content_type_len = ngx_http_kochava_json_type.len;
+    r->headers_out.content_length_n = len;
+
+    if (status == NGX_HTTP_NOT_ALLOWED) {
+        h = ngx_list_push(&r->headers_out.headers);
+        if (h == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        h->hash = 1;
+        ngx_str_set(&h->key, "Allow");
+        ngx_str_set(&h->value, "POST, OPTIONS");
+    }
+
+    if (status == NGX_HTTP_SERVICE_UNAVAILABLE) {
+        h = ngx_list_push(&r->headers_out.headers);
+        if (h == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        h->value.data = ngx_pnalloc(r->pool, NGX_TIME_T_LEN);
+        if (h->value.data == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        h->hash = 1;
+        ngx_str_set(&h->key, "Retry-After");
+        h->value.len = ngx_sprintf(h->value.data, "%T", klcf->retry_after)
+                       - h->value.data;
+    }
+
+    if (klcf->cors && ngx_http_kochava_cors_headers(r) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b->pos = (u_char *) body;
+    b->last = b->pos + len;
+    b->start = b->pos;
+    b->end = b->last;
+    b->memory = 1;
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
+}
+
+
+/* browsers: the Origin is mirrored, as analytics.js sends credentials */
+
+static ngx_int_t
+ngx_http_kochava_cors_headers(ngx_http_request_t *r)
+{
+    ngx_str_t         origin;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h, *header;
+    ngx_uint_t        i;
+
+    ngx_str_set(&origin, "*");
+
+    part = &r->headers_in.headers.part;
+    header = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            header = part->elts;
+            i = 0;
+        }
+
+        if (header[i].key.len == sizeof("Origin") - 1
+            && ngx_strncasecmp(header[i].key.data, (u_char *) "Origin",
+                               sizeof("Origin") - 1) == 0
+            && header[i].value.len)
+        {
+            origin = header[i].value;
+            break;
+        }
+    }
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "Access-Control-Allow-Origin");
+    h->value = origin;
+
+    if (origin.len == 1 && origin.data[0] == '*') {
+        return NGX_OK;
+    }
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "Access-Control-Allow-Credentials");
+    ngx_str_set(&h->value, "true");
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "Vary");
+    ngx_str_set(&h->value, "Origin");
+
+    return NGX_OK;
+}
+
+
+void
+ngx_http_kochava_allocator(ngx_http_request_t *r, kochava_allocator_t *a)
+{
+    a->alloc = ngx_http_kochava_pool_alloc;
+    a->data = r->pool;
+}
+
+
+/* aligned: the core allocates arrays of structures through it too */
+
+static void *
+ngx_http_kochava_pool_alloc(void *data, size_t size)
+{
+    return ngx_palloc(data, size);
+}
+
+
+static void
+ngx_http_kochava_doc_cleanup(void *data)
+{
+    kochava_doc_free(data);
+}
+
+
+static void
+ngx_http_kochava_free_cleanup(void *data)
+{
+    free(data);
+}

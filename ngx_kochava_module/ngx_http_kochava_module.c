@@ -1,0 +1,463 @@
+
+/*
+ * Copyright (C) ngx_kochava_module authors
+ *
+ * Directives, configuration and the module's definition.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_kochava_module.h"
+
+
+static ngx_int_t ngx_http_kochava_preconfiguration(ngx_conf_t *cf);
+static ngx_int_t ngx_http_kochava_postconfiguration(ngx_conf_t *cf);
+static void *ngx_http_kochava_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_kochava_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+static char *ngx_http_kochava_merge_pass(ngx_conf_t *cf,
+    ngx_http_kochava_loc_conf_t *conf, ngx_http_kochava_loc_conf_t *prev,
+    kochava_dest_e dest);
+static char *ngx_http_kochava_merge_names(ngx_conf_t *cf,
+    ngx_http_kochava_loc_conf_t *conf, ngx_http_kochava_loc_conf_t *prev);
+static char *ngx_http_kochava_ingest(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_kochava_event_name(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static ngx_int_t ngx_http_kochava_init_process(ngx_cycle_t *cycle);
+
+
+static ngx_conf_enum_t  ngx_http_kochava_delivery_modes[] = {
+    { ngx_string("sync"), NGX_HTTP_KOCHAVA_SYNC },
+    { ngx_string("async"), NGX_HTTP_KOCHAVA_ASYNC },
+    { ngx_null_string, 0 }
+};
+
+
+static ngx_command_t  ngx_http_kochava_commands[] = {
+
+    { ngx_string("kochava_ingest"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_kochava_ingest,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("kochava_app_id"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_set_complex_value_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_kochava_loc_conf_t, app_id),
+      NULL },
+
+    { ngx_string("kochava_pass"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_kochava_loc_conf_t,
+               pass_conf[KOCHAVA_DEST_KOCHAVA]),
+      NULL },
+
+    { ngx_string("kochava_identity_pass"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_kochava_loc_conf_t,
+               pass_conf[KOCHAVA_DEST_IDENTITY]),
+      NULL },
+
+    { ngx_string("kochava_braze_pass"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_kochava_loc_conf_t, pass_conf[KOCHAVA_DEST_BRAZE]),
+      NULL },
+
+    { ngx_string("kochava_delivery"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_kochava_loc_conf_t, delivery),
+      &ngx_http_kochava_delivery_modes },
+
+    { ngx_string("kochava_max_body_size"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_kochava_loc_conf_t, max_body_size),
+      NULL },
+
+    { ngx_string("kochava_max_message_size"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_kochava_loc_conf_t, max_message_size),
+      NULL },
+
+    { ngx_string("kochava_max_batch"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_kochava_loc_conf_t, max_batch),
+      NULL },
+
+    { ngx_string("kochava_max_depth"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_kochava_loc_conf_t, max_depth),
+      NULL },
+
+    { ngx_string("kochava_concurrency"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_kochava_loc_conf_t, concurrency),
+      NULL },
+
+    { ngx_string("kochava_retry_after"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_kochava_loc_conf_t, retry_after),
+      NULL },
+
+    { ngx_string("kochava_identify_traits"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_kochava_loc_conf_t, identify_traits),
+      NULL },
+
+    { ngx_string("kochava_cors"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_kochava_loc_conf_t, cors),
+      NULL },
+
+    { ngx_string("kochava_event_name"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE2,
+      ngx_http_kochava_event_name,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_kochava_module_ctx = {
+    ngx_http_kochava_preconfiguration,     /* preconfiguration */
+    ngx_http_kochava_postconfiguration,    /* postconfiguration */
+
+    NULL,                                  /* create main configuration */
+    NULL,                                  /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    ngx_http_kochava_create_loc_conf,      /* create location configuration */
+    ngx_http_kochava_merge_loc_conf        /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_kochava_module = {
+    NGX_MODULE_V1,
+    &ngx_http_kochava_module_ctx,          /* module context */
+    ngx_http_kochava_commands,             /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    ngx_http_kochava_init_process,         /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    NULL,                                  /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+static ngx_int_t
+ngx_http_kochava_preconfiguration(ngx_conf_t *cf)
+{
+    return ngx_http_kochava_add_variables(cf);
+}
+
+
+static ngx_int_t
+ngx_http_kochava_postconfiguration(ngx_conf_t *cf)
+{
+    return ngx_http_kochava_fanout_init(cf);
+}
+
+
+static void *
+ngx_http_kochava_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_kochava_loc_conf_t  *conf;
+
+    conf = ngx_pcalloc(cf->pool, sizeof(ngx_http_kochava_loc_conf_t));
+    if (conf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     conf->pass = { { null, null }, ... };
+     *     conf->pass_conf = { null, ... };
+     *     conf->names = NULL;
+     *     conf->core = { 0 };
+     */
+
+    conf->app_id = NGX_CONF_UNSET_PTR;
+    conf->delivery = NGX_CONF_UNSET_UINT;
+    conf->max_body_size = NGX_CONF_UNSET_SIZE;
+    conf->max_message_size = NGX_CONF_UNSET_SIZE;
+    conf->max_batch = NGX_CONF_UNSET_UINT;
+    conf->max_depth = NGX_CONF_UNSET_UINT;
+    conf->concurrency = NGX_CONF_UNSET_UINT;
+    conf->retry_after = NGX_CONF_UNSET;
+    conf->identify_traits = NGX_CONF_UNSET;
+    conf->cors = NGX_CONF_UNSET;
+
+    return conf;
+}
+
+
+static char *
+ngx_http_kochava_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_kochava_loc_conf_t *prev = parent;
+    ngx_http_kochava_loc_conf_t *conf = child;
+
+    ngx_uint_t                 dest;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    ngx_conf_merge_ptr_value(conf->app_id, prev->app_id, NULL);
+    ngx_conf_merge_uint_value(conf->delivery, prev->delivery,
+                              NGX_HTTP_KOCHAVA_SYNC);
+    ngx_conf_merge_size_value(conf->max_body_size, prev->max_body_size,
+                              1024 * 1024);
+    ngx_conf_merge_size_value(conf->max_message_size, prev->max_message_size,
+                              32 * 1024);
+    ngx_conf_merge_uint_value(conf->max_batch, prev->max_batch, 2500);
+    ngx_conf_merge_uint_value(conf->max_depth, prev->max_depth, 64);
+    ngx_conf_merge_uint_value(conf->concurrency, prev->concurrency, 32);
+    ngx_conf_merge_sec_value(conf->retry_after, prev->retry_after, 10);
+    ngx_conf_merge_value(conf->identify_traits, prev->identify_traits, 1);
+    ngx_conf_merge_value(conf->cors, prev->cors, 0);
+
+    for (dest = 0; dest < KOCHAVA_NDESTS; dest++) {
+        if (ngx_http_kochava_merge_pass(cf, conf, prev, dest) != NGX_CONF_OK)
+        {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    if (ngx_http_kochava_merge_names(cf, conf, prev) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (conf->max_batch == 0 || conf->max_depth == 0
+        || conf->concurrency == 0 || conf->max_message_size == 0
+        || conf->max_body_size == 0)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "kochava limits and \"kochava_concurrency\" "
+                           "must be greater than zero");
+        return NGX_CONF_ERROR;
+    }
+
+    conf->core.max_message_size = conf->max_message_size;
+    conf->core.max_batch = conf->max_batch;
+    conf->core.max_depth = conf->max_depth;
+    conf->core.identify_traits = conf->identify_traits ? 1 : 0;
+    conf->core.braze = conf->pass[KOCHAVA_DEST_BRAZE].uri.len ? 1 : 0;
+
+    if (conf->names) {
+        conf->core.names = conf->names->elts;
+        conf->core.nnames = conf->names->nelts;
+    }
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if (clcf->handler != ngx_http_kochava_ingest_handler) {
+        return NGX_CONF_OK;
+    }
+
+    if (conf->pass[KOCHAVA_DEST_KOCHAVA].uri.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"kochava_ingest\" needs \"kochava_pass\"");
+        return NGX_CONF_ERROR;
+    }
+
+    if (conf->app_id == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"kochava_ingest\" needs \"kochava_app_id\"");
+        return NGX_CONF_ERROR;
+    }
+
+    if (conf->delivery == NGX_HTTP_KOCHAVA_ASYNC) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"kochava_delivery async\" is not supported "
+                           "by this version");
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * "kochava_pass /_kochava/track?x=1" becomes a URI and its arguments;
+ * "off" cancels a pass inherited from an outer level.
+ */
+
+static char *
+ngx_http_kochava_merge_pass(ngx_conf_t *cf, ngx_http_kochava_loc_conf_t *conf,
+    ngx_http_kochava_loc_conf_t *prev, kochava_dest_e dest)
+{
+    u_char                   *q;
+    ngx_str_t                *value;
+    ngx_http_kochava_pass_t  *pass;
+
+    value = &conf->pass_conf[dest];
+
+    if (value->data == NULL) {
+        conf->pass_conf[dest] = prev->pass_conf[dest];
+        conf->pass[dest] = prev->pass[dest];
+        return NGX_CONF_OK;
+    }
+
+    pass = &conf->pass[dest];
+
+    if (value->len == 3 && ngx_strncmp(value->data, "off", 3) == 0) {
+        ngx_str_null(&pass->uri);
+        ngx_str_null(&pass->args);
+        return NGX_CONF_OK;
+    }
+
+    if (value->len == 0 || value->data[0] != '/') {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid kochava %s location \"%V\": "
+                           "a URI starting with \"/\" is expected",
+                           kochava_dest_name(dest), value);
+        return NGX_CONF_ERROR;
+    }
+
+    pass->uri = *value;
+    ngx_str_null(&pass->args);
+
+    q = ngx_strlchr(value->data, value->data + value->len, '?');
+
+    if (q) {
+        pass->uri.len = q - value->data;
+        pass->args.data = q + 1;
+        pass->args.len = value->data + value->len - (q + 1);
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * A location's own rows come first, so they override the ones it
+ * inherits, which override the default table of the core.
+ */
+
+static char *
+ngx_http_kochava_merge_names(ngx_conf_t *cf, ngx_http_kochava_loc_conf_t *conf,
+    ngx_http_kochava_loc_conf_t *prev)
+{
+    kochava_name_t  *name;
+
+    if (conf->names == NULL) {
+        conf->names = prev->names;
+        return NGX_CONF_OK;
+    }
+
+    if (prev->names == NULL || prev->names->nelts == 0) {
+        return NGX_CONF_OK;
+    }
+
+    name = ngx_array_push_n(conf->names, prev->names->nelts);
+    if (name == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memcpy(name, prev->names->elts,
+               prev->names->nelts * sizeof(kochava_name_t));
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_kochava_ingest(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_core_loc_conf_t  *clcf;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if (clcf->handler == ngx_http_kochava_ingest_handler) {
+        return "is duplicate";
+    }
+
+    clcf->handler = ngx_http_kochava_ingest_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_kochava_event_name(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_kochava_loc_conf_t *klcf = conf;
+
+    ngx_str_t       *value;
+    kochava_name_t  *name;
+
+    value = cf->args->elts;
+
+    if (value[1].len == 0 || value[2].len == 0) {
+        return "takes two non-empty event names";
+    }
+
+    if (klcf->names == NULL) {
+        klcf->names = ngx_array_create(cf->pool, 4, sizeof(kochava_name_t));
+        if (klcf->names == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    name = ngx_array_push(klcf->names);
+    if (name == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    name->segment = (const char *) value[1].data;
+    name->segment_len = value[1].len;
+    name->kochava = (const char *) value[2].data;
+    name->kochava_len = value[2].len;
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_kochava_init_process(ngx_cycle_t *cycle)
+{
+    uint64_t  seed;
+
+    seed = ((uint64_t) ngx_pid << 32) ^ (uint64_t) ngx_time()
+           ^ ((uint64_t) ngx_random() << 16) ^ (uintptr_t) cycle;
+
+    kochava_seed(seed);
+
+    return NGX_OK;
+}

@@ -1,0 +1,125 @@
+
+/*
+ * Copyright (C) ngx_kochava_module authors
+ */
+
+
+#ifndef _NGX_HTTP_KOCHAVA_MODULE_H_INCLUDED_
+#define _NGX_HTTP_KOCHAVA_MODULE_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "kochava_core.h"
+
+
+#define NGX_HTTP_KOCHAVA_SYNC         0
+#define NGX_HTTP_KOCHAVA_ASYNC        1
+
+/* the longest write key taken from a header or a body */
+#define NGX_HTTP_KOCHAVA_MAX_KEY      512
+
+/* how much of an upstream's answer is kept to judge it */
+#define NGX_HTTP_KOCHAVA_ANSWER_SIZE  4096
+
+
+typedef enum {
+    NGX_HTTP_KOCHAVA_IDENTITY = 0,
+    NGX_HTTP_KOCHAVA_GZIP,
+    NGX_HTTP_KOCHAVA_DEFLATE,
+    NGX_HTTP_KOCHAVA_UNSUPPORTED
+} ngx_http_kochava_encoding_e;
+
+
+/* an internal location that outbound requests of one kind go to */
+typedef struct {
+    ngx_str_t                     uri;
+    ngx_str_t                     args;
+} ngx_http_kochava_pass_t;
+
+
+typedef struct {
+    ngx_http_complex_value_t     *app_id;
+    ngx_http_kochava_pass_t       pass[KOCHAVA_NDESTS];
+    ngx_str_t                     pass_conf[KOCHAVA_NDESTS];
+
+    ngx_uint_t                    delivery;
+    size_t                        max_body_size;
+    size_t                        max_message_size;
+    ngx_uint_t                    max_batch;
+    ngx_uint_t                    max_depth;
+    ngx_uint_t                    concurrency;
+    time_t                        retry_after;
+    ngx_flag_t                    identify_traits;
+    ngx_flag_t                    cors;
+
+    ngx_array_t                  *names;          /* of kochava_name_t */
+
+    kochava_conf_t                core;           /* built when merged */
+} ngx_http_kochava_loc_conf_t;
+
+
+typedef struct ngx_http_kochava_ctx_s  ngx_http_kochava_ctx_t;
+
+
+/* one outbound request: a subrequest to a pass location */
+typedef struct {
+    ngx_http_kochava_ctx_t       *ctx;
+    kochava_out_t                *out;
+    ngx_http_post_subrequest_t    ps;
+
+    ngx_uint_t                    status;
+    u_char                       *answer;
+    size_t                        answer_len;
+    kochava_outcome_e             outcome;
+
+    unsigned                      done:1;
+} ngx_http_kochava_sr_t;
+
+
+/* per client request */
+struct ngx_http_kochava_ctx_s {
+    ngx_http_request_t           *request;
+    kochava_call_e                call;
+
+    ngx_str_t                     write_key;
+    ngx_str_t                     app_id;
+    unsigned                      app_id_checked:1;
+    unsigned                      encoding:2;
+
+    kochava_result_t              result;
+    ngx_str_t                     error;          /* $kochava_error */
+
+    ngx_http_kochava_sr_t        *srs;
+    ngx_uint_t                    next;           /* next output to send */
+    ngx_uint_t                    in_flight;
+    ngx_uint_t                    finished;
+    ngx_uint_t                    outcomes[KOCHAVA_NOUTCOMES];
+
+    unsigned                      posted:1;
+    unsigned                      responded:1;
+};
+
+
+extern ngx_module_t  ngx_http_kochava_module;
+
+
+ngx_int_t ngx_http_kochava_ingest_handler(ngx_http_request_t *r);
+
+void ngx_http_kochava_allocator(ngx_http_request_t *r,
+    kochava_allocator_t *a);
+ngx_int_t ngx_http_kochava_send_json(ngx_http_request_t *r,
+    ngx_uint_t status, const char *body, size_t len);
+ngx_int_t ngx_http_kochava_send_error(ngx_http_request_t *r,
+    ngx_uint_t status, const char *message);
+
+ngx_int_t ngx_http_kochava_fanout_start(ngx_http_request_t *r,
+    ngx_http_kochava_ctx_t *ctx);
+ngx_int_t ngx_http_kochava_fanout_init(ngx_conf_t *cf);
+
+ngx_int_t ngx_http_kochava_add_variables(ngx_conf_t *cf);
+
+
+#endif /* _NGX_HTTP_KOCHAVA_MODULE_H_INCLUDED_ */
