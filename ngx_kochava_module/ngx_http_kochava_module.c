@@ -449,13 +449,33 @@ ngx_http_kochava_event_name(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
+/*
+ * Generated messageIds must not repeat across workers and restarts: the
+ * generator is seeded from the kernel once per worker, at start.
+ */
+
 static ngx_int_t
 ngx_http_kochava_init_process(ngx_cycle_t *cycle)
 {
-    uint64_t  seed;
+    ssize_t    n;
+    uint64_t   seed;
+    ngx_fd_t   fd;
 
     seed = ((uint64_t) ngx_pid << 32) ^ (uint64_t) ngx_time()
-           ^ ((uint64_t) ngx_random() << 16) ^ (uintptr_t) cycle;
+           ^ ((uint64_t) ngx_random() << 16);
+
+    fd = ngx_open_file("/dev/urandom", NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+
+    if (fd != NGX_INVALID_FILE) {
+        n = read(fd, &seed, sizeof(seed));
+
+        if (n != (ssize_t) sizeof(seed)) {
+            ngx_log_error(NGX_LOG_WARN, cycle->log, ngx_errno,
+                          "kochava: reading /dev/urandom failed");
+        }
+
+        (void) ngx_close_file(fd);
+    }
 
     kochava_seed(seed);
 
