@@ -116,6 +116,10 @@ ngx_http_kochava_launch(ngx_http_request_t *r, ngx_http_kochava_ctx_t *ctx)
         }
 
         ctx->in_flight++;
+
+        ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "kochava: message %uD to %V, %ui in flight",
+                       s->out->index, &pass->uri, ctx->in_flight);
     }
 
     return NGX_OK;
