@@ -88,8 +88,9 @@ ngx_http_kochava_ingest_handler(ngx_http_request_t *r)
     }
 
     /*
-     * A body cannot inflate to less than a thousandth of itself, so a
-     * declared length beyond that says "too large" before it is read.
+     * Compression never makes a body much larger than it was (gzip adds
+     * a few bytes per 32 KB), so a declared length beyond the limit plus
+     * that margin is too large whatever its encoding: refused unread.
      */
 
     if (r->headers_in.content_length_n > 0
