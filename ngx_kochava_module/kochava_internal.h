@@ -1,0 +1,176 @@
+
+/*
+ * Copyright (C) ngx_kochava_module authors
+ *
+ * What the files of the core share with each other (and with the unit
+ * tests).  Not for the nginx glue: it uses kochava_core.h only.
+ */
+
+
+#ifndef _KOCHAVA_INTERNAL_H_INCLUDED_
+#define _KOCHAVA_INTERNAL_H_INCLUDED_
+
+
+#include <jansson.h>
+
+#include "kochava_core.h"
+
+
+/* jansson's own limit: a body nested deeper is refused before parsing */
+#define KOCHAVA_PARSER_MAX_DEPTH  2048
+
+/* Braze takes at most 75 attributes and 75 events per /users/track */
+#define KOCHAVA_BRAZE_MAX         75
+
+#define KOCHAVA_MESSAGE_ID_MAX    100
+
+/* a number as a string: "-9223372036854775808", "1.2345678901234567e+300" */
+#define KOCHAVA_NUMBER_LEN        32
+
+/* "2024-03-20T19:26:56.123Z" and room to spare */
+#define KOCHAVA_TIME_LEN          32
+
+
+typedef struct {
+    const char               *data;
+    size_t                    len;
+} kochava_str_t;
+
+
+/* kochava_scan.c: what the raw bytes say before jansson sees them */
+
+typedef struct {
+    size_t                    size;          /* compact bytes */
+    size_t                    depth;         /* nesting; 0 for a scalar */
+} kochava_scan_item_t;
+
+typedef struct {
+    size_t                    size;          /* compact bytes of the body */
+    size_t                    depth;         /* nesting of the body */
+    size_t                    outer_depth;   /* nesting outside "batch" */
+    size_t                    nitems;        /* elements of "batch" */
+    kochava_scan_item_t      *items;         /* malloc()ed, nitems */
+    unsigned                  batch_found:1; /* "batch":[ was seen */
+    unsigned                  too_many:1;    /* over max_items: stopped */
+    unsigned                  too_deep:1;    /* over max_depth: stopped */
+} kochava_scan_t;
+
+int kochava_scan(const char *p, size_t len, int batch, size_t max_items,
+    size_t max_depth, kochava_scan_t *scan);
+void kochava_scan_free(kochava_scan_t *scan);
+
+/* the same measures on a parsed value (when the scan could not map) */
+size_t kochava_json_depth(json_t *value);
+size_t kochava_json_size(json_t *value);
+
+
+/* kochava_time.c */
+
+int kochava_time_parse(const char *s, size_t len, int64_t *ms);
+size_t kochava_time_format(int64_t ms, char *buf);
+int64_t kochava_floor_div(int64_t a, int64_t b);
+
+
+/* kochava_names.c */
+
+int kochava_name_lookup(const kochava_conf_t *conf, const char *name,
+    size_t len, kochava_str_t *out);
+
+
+/* kochava_util.c */
+
+size_t kochava_uri_encode(const char *s, size_t len, char *out);
+size_t kochava_number_string(json_t *value, char *buf, size_t size);
+int kochava_strcaseeq(const char *a, size_t alen, const char *b);
+size_t kochava_utf8_length(const char *s, size_t len);
+void kochava_uuid_v4(char *buf);
+
+char *kochava_strndup(const kochava_allocator_t *a, const char *s,
+    size_t len);
+
+/*
+ * A reusable malloc()ed buffer that json_dumpb() writes into once; the
+ * result is then copied into the allocator's memory.
+ */
+typedef struct {
+    char                     *data;
+    size_t                    size;
+} kochava_scratch_t;
+
+const char *kochava_dump(kochava_scratch_t *scratch, json_t *value,
+    const kochava_allocator_t *a, size_t *len);
+void kochava_scratch_free(kochava_scratch_t *scratch);
+
+
+/* kochava_message.c: one message, validated and normalised */
+
+typedef enum {
+    KOCHAVA_PLATFORM_NONE = 0,
+    KOCHAVA_PLATFORM_IOS,
+    KOCHAVA_PLATFORM_ANDROID
+} kochava_platform_e;
+
+
+typedef struct {
+    json_t                   *obj;           /* the message */
+    json_t                   *context;       /* its own, or NULL */
+    json_t                   *batch_context; /* the envelope's, or NULL */
+    json_t                   *integrations;
+    json_t                   *batch_integrations;
+    json_t                   *batch_sent_at;
+
+    kochava_call_e            type;
+
+    kochava_str_t             user_id;
+    kochava_str_t             anonymous_id;
+    kochava_str_t             message_id;    /* data NULL when none */
+
+    int64_t                   timestamp_ms;  /* corrected */
+
+    /* the device, for messages to Kochava */
+    kochava_platform_e        platform;
+    json_t                   *device;
+    kochava_str_t             device_id;
+    kochava_str_t             advertising_id;   /* NULL when all zeros */
+    unsigned                  ad_tracking:1;    /* true, literally */
+
+    char                      user_id_buf[KOCHAVA_NUMBER_LEN];
+    char                      anonymous_id_buf[KOCHAVA_NUMBER_LEN];
+    char                      message_id_buf[KOCHAVA_NUMBER_LEN];
+    char                      error[160];
+} kochava_msg_t;
+
+
+json_t *kochava_msg_context(kochava_msg_t *msg, const char *key);
+int kochava_msg_enabled(kochava_msg_t *msg, const char *dest);
+int kochava_msg_id_string(json_t *value, char *buf, kochava_str_t *out);
+
+int kochava_msg_prepare(kochava_msg_t *msg, const kochava_req_t *req,
+    kochava_reason_e *reason);
+int kochava_msg_device(kochava_msg_t *msg, kochava_reason_e *reason);
+
+
+/* kochava_rewrite.c */
+
+json_t *kochava_rewrite_event(const kochava_conf_t *conf,
+    const kochava_req_t *req, kochava_msg_t *msg);
+json_t *kochava_rewrite_identity(const kochava_conf_t *conf,
+    const kochava_req_t *req, kochava_msg_t *msg, int *nothing);
+json_t *kochava_device_ids(kochava_msg_t *msg);
+int kochava_identify_has_data(const kochava_conf_t *conf,
+    kochava_msg_t *msg);
+
+
+/* kochava_braze.c */
+
+typedef struct {
+    json_t                   *attribute;
+    json_t                   *event;
+} kochava_braze_item_t;
+
+/* 0: attributed (item filled), 1: organic, -1: no user key, -2: no memory */
+int kochava_braze_install(kochava_msg_t *msg, kochava_braze_item_t *item);
+json_t *kochava_braze_body(kochava_braze_item_t *items, size_t n);
+
+
+#endif /* _KOCHAVA_INTERNAL_H_INCLUDED_ */

@@ -1,0 +1,747 @@
+
+/*
+ * Copyright (C) ngx_kochava_module authors
+ *
+ * Small pieces: call types and metric labels, the write key of an
+ * Authorization header, encodeURIComponent, numbers as strings, messageIds,
+ * serialisation into the caller's memory, response bodies, and judging an
+ * upstream's answer.
+ */
+
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kochava_internal.h"
+
+
+static int kochava_base64_value(unsigned char c);
+
+
+static uint64_t  kochava_uuid_state = 0x9e3779b97f4a7c15ULL;
+
+
+kochava_call_e
+kochava_call_from_path(const char *path, size_t len)
+{
+    size_t       i, n;
+    const char  *seg;
+
+    static const struct {
+        const char      *name;
+        size_t           len;
+        kochava_call_e   call;
+    } calls[] = {
+        { "track", 5, KOCHAVA_CALL_TRACK },
+        { "t", 1, KOCHAVA_CALL_TRACK },
+        { "identify", 8, KOCHAVA_CALL_IDENTIFY },
+        { "i", 1, KOCHAVA_CALL_IDENTIFY },
+        { "page", 4, KOCHAVA_CALL_PAGE },
+        { "p", 1, KOCHAVA_CALL_PAGE },
+        { "screen", 6, KOCHAVA_CALL_SCREEN },
+        { "s", 1, KOCHAVA_CALL_SCREEN },
+        { "group", 5, KOCHAVA_CALL_GROUP },
+        { "g", 1, KOCHAVA_CALL_GROUP },
+        { "alias", 5, KOCHAVA_CALL_ALIAS },
+        { "a", 1, KOCHAVA_CALL_ALIAS },
+        { "batch", 5, KOCHAVA_CALL_BATCH },
+        { "import", 6, KOCHAVA_CALL_BATCH },
+        { "b", 1, KOCHAVA_CALL_BATCH },
+        { "m", 1, KOCHAVA_CALL_METRICS }
+    };
+
+    if (path == NULL) {
+        return KOCHAVA_CALL_UNKNOWN;
+    }
+
+    if (len && path[len - 1] == '/') {
+        len--;
+    }
+
+    for (i = len; i > 0 && path[i - 1] != '/'; i--) {
+        /* void */
+    }
+
+    seg = path + i;
+    n = len - i;
+
+    for (i = 0; i < sizeof(calls) / sizeof(calls[0]); i++) {
+        if (calls[i].len == n && memcmp(calls[i].name, seg, n) == 0) {
+            return calls[i].call;
+        }
+    }
+
+    return KOCHAVA_CALL_UNKNOWN;
+}
+
+
+const char *
+kochava_call_name(kochava_call_e call)
+{
+    static const char  *names[] = {
+        "track", "identify", "page", "screen", "group", "alias", "batch",
+        "metrics", "unknown"
+    };
+
+    if ((unsigned) call > KOCHAVA_CALL_UNKNOWN) {
+        return "unknown";
+    }
+
+    return names[call];
+}
+
+
+const char *
+kochava_dest_name(kochava_dest_e dest)
+{
+    static const char  *names[] = { "kochava", "identity", "braze" };
+
+    if ((unsigned) dest >= KOCHAVA_NDESTS) {
+        return "unknown";
+    }
+
+    return names[dest];
+}
+
+
+const char *
+kochava_reason_name(kochava_reason_e reason)
+{
+    static const char  *names[] = {
+        "not_object", "type", "identity", "field", "timestamp",
+        "message_id", "device", "too_large", "too_deep", "braze_user"
+    };
+
+    if ((unsigned) reason >= KOCHAVA_NREASONS) {
+        return "unknown";
+    }
+
+    return names[reason];
+}
+
+
+const char *
+kochava_outcome_name(kochava_outcome_e outcome)
+{
+    static const char  *names[] = {
+        "ok", "permanent", "retryable", "timeout"
+    };
+
+    if ((unsigned) outcome >= KOCHAVA_NOUTCOMES) {
+        return "unknown";
+    }
+
+    return names[outcome];
+}
+
+
+/* case-insensitive ASCII comparison of a counted string with a C string */
+
+int
+kochava_strcaseeq(const char *a, size_t alen, const char *b)
+{
+    size_t         i;
+    unsigned char  ca, cb;
+
+    for (i = 0; i < alen; i++) {
+        ca = (unsigned char) a[i];
+        cb = (unsigned char) b[i];
+
+        if (cb == '\0') {
+            return 0;
+        }
+
+        if (ca >= 'A' && ca <= 'Z') {
+            ca |= 0x20;
+        }
+
+        if (cb >= 'A' && cb <= 'Z') {
+            cb |= 0x20;
+        }
+
+        if (ca != cb) {
+            return 0;
+        }
+    }
+
+    return b[alen] == '\0';
+}
+
+
+size_t
+kochava_auth_write_key(const char *value, size_t len, char *out,
+    size_t outlen)
+{
+    int          v, basic;
+    size_t       i, end, start, n, pad;
+    uint32_t     acc;
+    unsigned     bits, colon;
+    const char  *p;
+
+    if (value == NULL) {
+        return 0;
+    }
+
+    for (i = 0; i < len && (value[i] == ' ' || value[i] == '\t'); i++) {
+        /* void */
+    }
+
+    for (end = len;
+         end > i && (value[end - 1] == ' ' || value[end - 1] == '\t');
+         end--)
+    {
+        /* void */
+    }
+
+    start = i;
+
+    while (i < end && value[i] != ' ' && value[i] != '\t') {
+        i++;
+    }
+
+    if (kochava_strcaseeq(value + start, i - start, "basic")) {
+        basic = 1;
+
+    } else if (kochava_strcaseeq(value + start, i - start, "bearer")) {
+        basic = 0;
+
+    } else {
+        return 0;
+    }
+
+    while (i < end && (value[i] == ' ' || value[i] == '\t')) {
+        i++;
+    }
+
+    p = value + i;
+    len = end - i;
+
+    if (len == 0) {
+        return 0;
+    }
+
+    if (!basic) {
+        if (len > outlen) {
+            return 0;
+        }
+
+        for (i = 0; i < len; i++) {
+            if (p[i] == ' ' || p[i] == '\t') {
+                return 0;
+            }
+        }
+
+        memcpy(out, p, len);
+
+        return len;
+    }
+
+    /* Basic: base64 of "key:" (or of "key"); padding optional */
+
+    for (pad = 0; pad < 2 && pad < len && p[len - 1 - pad] == '='; pad++) {
+        /* void */
+    }
+
+    if (pad && len % 4 != 0) {
+        return 0;
+    }
+
+    len -= pad;
+
+    if (len % 4 == 1) {
+        return 0;
+    }
+
+    n = 0;
+    acc = 0;
+    bits = 0;
+    colon = 0;
+
+    for (i = 0; i < len; i++) {
+        v = kochava_base64_value((unsigned char) p[i]);
+        if (v < 0) {
+            return 0;
+        }
+
+        acc = (acc << 6) | (uint32_t) v;
+        bits += 6;
+
+        if (bits >= 8) {
+            bits -= 8;
+
+            if (colon) {
+                continue;
+            }
+
+            v = (acc >> bits) & 0xff;
+
+            if (v == ':') {
+                colon = 1;
+                continue;
+            }
+
+            if (n == outlen) {
+                return 0;
+            }
+
+            out[n++] = (char) v;
+        }
+    }
+
+    return n;
+}
+
+
+static int
+kochava_base64_value(unsigned char c)
+{
+    if (c >= 'A' && c <= 'Z') {
+        return c - 'A';
+    }
+
+    if (c >= 'a' && c <= 'z') {
+        return c - 'a' + 26;
+    }
+
+    if (c >= '0' && c <= '9') {
+        return c - '0' + 52;
+    }
+
+    if (c == '+') {
+        return 62;
+    }
+
+    if (c == '/') {
+        return 63;
+    }
+
+    return -1;
+}
+
+
+/*
+ * JavaScript's encodeURIComponent: A-Z a-z 0-9 - _ . ! ~ * ' ( ) are kept,
+ * every other byte becomes %XX.  out has room for 3 * len bytes.
+ */
+
+size_t
+kochava_uri_encode(const char *s, size_t len, char *out)
+{
+    size_t                i;
+    char                 *p;
+    unsigned char         c;
+    static const char     hex[] = "0123456789ABCDEF";
+    static const uint32_t keep[] = {
+        0x00000000,     /* 0x00-0x1f: none */
+        0x03ff6782,     /* 0x20-0x3f: ! ' ( ) * - . 0-9 */
+        0x87fffffe,     /* 0x40-0x5f: A-Z _ */
+        0x47fffffe      /* 0x60-0x7f: a-z ~ */
+    };
+
+    p = out;
+
+    for (i = 0; i < len; i++) {
+        c = (unsigned char) s[i];
+
+        if (c < 128 && (keep[c >> 5] & (1U << (c & 0x1f)))) {
+            *p++ = (char) c;
+            continue;
+        }
+
+        *p++ = '%';
+        *p++ = hex[c >> 4];
+        *p++ = hex[c & 0xf];
+    }
+
+    return (size_t) (p - out);
+}
+
+
+/*
+ * A JSON number as a string: integers plainly, reals in the shortest form
+ * that reads back to the same double.  Returns 0 for anything else.
+ */
+
+size_t
+kochava_number_string(json_t *value, char *buf, size_t size)
+{
+    int     n;
+    double  d;
+
+    if (json_is_integer(value)) {
+        n = snprintf(buf, size, "%" JSON_INTEGER_FORMAT,
+                     json_integer_value(value));
+
+    } else if (json_is_real(value)) {
+        d = json_real_value(value);
+
+        n = snprintf(buf, size, "%.15g", d);
+
+        if (n > 0 && (size_t) n < size && strtod(buf, NULL) != d) {
+            n = snprintf(buf, size, "%.17g", d);
+        }
+
+    } else {
+        return 0;
+    }
+
+    if (n <= 0 || (size_t) n >= size) {
+        return 0;
+    }
+
+    return (size_t) n;
+}
+
+
+/* the number of UTF-8 characters (jansson's strings are valid UTF-8) */
+
+size_t
+kochava_utf8_length(const char *s, size_t len)
+{
+    size_t  i, n;
+
+    n = 0;
+
+    for (i = 0; i < len; i++) {
+        if (((unsigned char) s[i] & 0xc0) != 0x80) {
+            n++;
+        }
+    }
+
+    return n;
+}
+
+
+void
+kochava_seed(uint64_t seed)
+{
+    kochava_uuid_state = seed ^ 0x9e3779b97f4a7c15ULL;
+}
+
+
+/* splitmix64 */
+
+static uint64_t
+kochava_random(void)
+{
+    uint64_t  z;
+
+    kochava_uuid_state += 0x9e3779b97f4a7c15ULL;
+
+    z = kochava_uuid_state;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+
+    return z ^ (z >> 31);
+}
+
+
+/* a UUID v4, "xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx", into 37 bytes */
+
+void
+kochava_uuid_v4(char *buf)
+{
+    int                i, j;
+    uint64_t           hi, lo;
+    unsigned char      b[16];
+    static const char  hex[] = "0123456789abcdef";
+
+    hi = kochava_random();
+    lo = kochava_random();
+
+    for (i = 0; i < 8; i++) {
+        b[i] = (unsigned char) (hi >> (56 - 8 * i));
+        b[i + 8] = (unsigned char) (lo >> (56 - 8 * i));
+    }
+
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+
+    j = 0;
+
+    for (i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10) {
+            buf[j++] = '-';
+        }
+
+        buf[j++] = hex[b[i] >> 4];
+        buf[j++] = hex[b[i] & 0xf];
+    }
+
+    buf[j] = '\0';
+}
+
+
+char *
+kochava_strndup(const kochava_allocator_t *a, const char *s, size_t len)
+{
+    char  *p;
+
+    p = a->alloc(a->data, len + 1);
+    if (p == NULL) {
+        return NULL;
+    }
+
+    memcpy(p, s, len);
+    p[len] = '\0';
+
+    return p;
+}
+
+
+/*
+ * Serialises value once into the scratch buffer (grown when too small)
+ * and copies it, NUL-terminated, into the allocator's memory.
+ */
+
+const char *
+kochava_dump(kochava_scratch_t *scratch, json_t *value,
+    const kochava_allocator_t *a, size_t *len)
+{
+    char    *p;
+    size_t   n, size;
+
+    n = json_dumpb(value, scratch->data, scratch->size, JSON_COMPACT);
+    if (n == 0) {
+        return NULL;
+    }
+
+    if (n > scratch->size) {
+        size = scratch->size * 2;
+
+        if (size < n) {
+            size = n;
+        }
+
+        if (size < 1024) {
+            size = 1024;
+        }
+
+        p = realloc(scratch->data, size);
+        if (p == NULL) {
+            return NULL;
+        }
+
+        scratch->data = p;
+        scratch->size = size;
+
+        n = json_dumpb(value, scratch->data, scratch->size, JSON_COMPACT);
+        if (n == 0 || n > scratch->size) {
+            return NULL;
+        }
+    }
+
+    p = kochava_strndup(a, scratch->data, n);
+    if (p == NULL) {
+        return NULL;
+    }
+
+    *len = n;
+
+    return p;
+}
+
+
+void
+kochava_scratch_free(kochava_scratch_t *scratch)
+{
+    free(scratch->data);
+    scratch->data = NULL;
+    scratch->size = 0;
+}
+
+
+/* json_dumpb() straight into the allocator's memory, NUL-terminated */
+
+static const char *
+kochava_dump_alloc(json_t *value, const kochava_allocator_t *a, size_t *len)
+{
+    char    *p;
+    size_t   n;
+
+    n = json_dumpb(value, NULL, 0, JSON_COMPACT);
+    if (n == 0) {
+        return NULL;
+    }
+
+    p = a->alloc(a->data, n + 1);
+    if (p == NULL) {
+        return NULL;
+    }
+
+    if (json_dumpb(value, p, n, JSON_COMPACT) != n) {
+        return NULL;
+    }
+
+    p[n] = '\0';
+    *len = n;
+
+    return p;
+}
+
+
+const char *
+kochava_result_json(const kochava_result_t *res,
+    const kochava_allocator_t *a, size_t *len)
+{
+    uint32_t                i;
+    json_t                 *root, *list, *item;
+    const char             *p;
+    const kochava_reject_t *rej;
+    static const char       ok[] = "{\"success\":true}";
+
+    if (res->rejected == 0) {
+        *len = sizeof(ok) - 1;
+        return kochava_strndup(a, ok, sizeof(ok) - 1);
+    }
+
+    p = NULL;
+
+    root = json_object();
+    list = json_array();
+
+    if (root == NULL || list == NULL
+        || json_object_set_new(root, "success", json_true()) != 0
+        || json_object_set_new(root, "accepted",
+                               json_integer(res->accepted)) != 0
+        || json_object_set(root, "rejected", list) != 0)
+    {
+        goto done;
+    }
+
+    for (i = 0; i < res->rejected; i++) {
+        rej = &res->rejects[i];
+
+        item = json_object();
+        if (item == NULL || json_array_append_new(list, item) != 0) {
+            goto done;
+        }
+
+        if (json_object_set_new(item, "index", json_integer(rej->index))
+            != 0)
+        {
+            goto done;
+        }
+
+        if (rej->message_id
+            && json_object_set_new(item, "messageId",
+                                   json_string(rej->message_id)) != 0)
+        {
+            goto done;
+        }
+
+        if (json_object_set_new(item, "error",
+                                json_string(rej->error ? rej->error : ""))
+            != 0)
+        {
+            goto done;
+        }
+    }
+
+    p = kochava_dump_alloc(root, a, len);
+
+done:
+
+    json_decref(list);
+    json_decref(root);
+
+    return p;
+}
+
+
+const char *
+kochava_error_json(const char *message, const kochava_allocator_t *a,
+    size_t *len)
+{
+    json_t      *root, *text;
+    const char  *p;
+
+    root = json_object();
+    if (root == NULL) {
+        return NULL;
+    }
+
+    text = json_string(message ? message : "");
+    if (text == NULL) {
+        /* not UTF-8: never echo it */
+        text = json_string("Invalid request");
+    }
+
+    p = NULL;
+
+    if (json_object_set_new(root, "success", json_false()) == 0
+        && json_object_set_new(root, "message", text) == 0)
+    {
+        p = kochava_dump_alloc(root, a, len);
+    }
+
+    json_decref(root);
+
+    return p;
+}
+
+
+kochava_outcome_e
+kochava_judge(kochava_dest_e dest, unsigned status, const char *body,
+    size_t len)
+{
+    json_t             *root, *success;
+    const char         *s;
+    kochava_outcome_e   outcome;
+
+    if (status == 0) {
+        return KOCHAVA_OUTCOME_RETRYABLE;
+    }
+
+    if (status == 504) {
+        return KOCHAVA_OUTCOME_TIMEOUT;
+    }
+
+    if (status == 429 || (status >= 500 && status <= 599)) {
+        return KOCHAVA_OUTCOME_RETRYABLE;
+    }
+
+    if (status < 200 || status > 299) {
+        return KOCHAVA_OUTCOME_PERMANENT;
+    }
+
+    if (dest == KOCHAVA_DEST_BRAZE) {
+        return KOCHAVA_OUTCOME_OK;
+    }
+
+    if (body == NULL || len == 0) {
+        return KOCHAVA_OUTCOME_RETRYABLE;
+    }
+
+    root = json_loadb(body, len, JSON_DECODE_ANY, NULL);
+
+    if (!json_is_object(root)) {
+        /* not Kochava's answer: something between us and it answered */
+        json_decref(root);
+        return KOCHAVA_OUTCOME_RETRYABLE;
+    }
+
+    outcome = KOCHAVA_OUTCOME_PERMANENT;
+    success = json_object_get(root, "success");
+
+    if (json_is_true(success)) {
+        outcome = KOCHAVA_OUTCOME_OK;
+
+    } else if (json_is_integer(success)) {
+        if (json_integer_value(success) == 1) {
+            outcome = KOCHAVA_OUTCOME_OK;
+        }
+
+    } else if (json_is_string(success)) {
+        s = json_string_value(success);
+
+        if (json_string_length(success) == 1 && s[0] == '1') {
+            outcome = KOCHAVA_OUTCOME_OK;
+        }
+    }
+
+    json_decref(root);
+
+    return outcome;
+}
