@@ -416,11 +416,17 @@ kochava_process_message(kochava_process_t *pr, uint32_t index, json_t *obj)
 
     /* rules 1 to 5 */
 
-    if (kochava_msg_prepare(msg, pr->req, &reason) != 0) {
-        return kochava_process_reject(pr, index, reason, msg->error);
+    rc = kochava_msg_prepare(msg, pr->req, &reason);
+
+    /* received by type: every message whose type is known */
+
+    if ((unsigned) msg->type < KOCHAVA_NTYPES) {
+        res->received[msg->type]++;
     }
 
-    res->received[msg->type]++;
+    if (rc != 0) {
+        return kochava_process_reject(pr, index, reason, msg->error);
+    }
 
     if (msg->type == KOCHAVA_CALL_TRACK) {
         event = json_object_get(obj, "event");

@@ -222,19 +222,17 @@ kochava_auth_write_key(const char *value, size_t len, char *out,
     }
 
     if (!basic) {
-        if (len > outlen) {
-            return 0;
-        }
-
         for (i = 0; i < len; i++) {
             if (p[i] == ' ' || p[i] == '\t') {
                 return 0;
             }
         }
 
-        memcpy(out, p, len);
+        n = (len > outlen) ? outlen : len;
 
-        return len;
+        memcpy(out, p, n);
+
+        return n;
     }
 
     /* Basic: base64 of "key:" (or of "key"); padding optional */
@@ -281,11 +279,9 @@ kochava_auth_write_key(const char *value, size_t len, char *out,
                 continue;
             }
 
-            if (n == outlen) {
-                return 0;
+            if (n < outlen) {
+                out[n++] = (char) v;
             }
-
-            out[n++] = (char) v;
         }
     }
 

@@ -57,6 +57,7 @@ ok(int cond, const char *fmt, ...)
     vprintf(fmt, args);
     va_end(args);
     printf("\n");
+    fflush(stdout);
 
     return cond;
 }

@@ -24,6 +24,26 @@
 #include "tap.h"
 
 
+#define TEST_ANDROID_DEVICE                                                   \
+    "\"device\":{\"id\":\"a1b2c3d4e5f60718\","                                \
+    "\"advertisingId\":\"38400000-8cf0-11bd-b23e-10b96e40000d\","            \
+    "\"adTrackingEnabled\":true,\"type\":\"android\",\"model\":\"Pixel 8\"}"
+
+#define TEST_ANDROID_CONTEXT                                                  \
+    "\"context\":{" TEST_ANDROID_DEVICE ","                                   \
+    "\"os\":{\"name\":\"Android\",\"version\":\"14\"}}"
+
+#define TEST_IOS_DEVICE                                                       \
+    "\"device\":{\"id\":\"176779B9-8C07-4E53-B3EA-ABBFAA40C829\","            \
+    "\"advertisingId\":\"017D76B5-85F8-4E3C-8CCE-8B29CCEACB1D\","            \
+    "\"adTrackingEnabled\":true,\"type\":\"ios\",\"model\":\"iPhone12,1\"}"
+
+#define TEST_IOS_CONTEXT                                                      \
+    "\"context\":{" TEST_IOS_DEVICE ","                                       \
+    "\"os\":{\"name\":\"iOS\",\"version\":\"17.4\"},"                     \
+    "\"ip\":\"198.51.100.7\"}"
+
+
 typedef struct test_block_s  test_block_t;
 
 struct test_block_s {
