@@ -5,6 +5,7 @@
 #   make run      start nginx with the module on 127.0.0.1:8080
 #   make stop     stop it
 #   make test     unit tests, nginx-level tests and the conformance cases
+#   make test-sdk real Segment SDKs (npm) against the "make run" edge
 #   make clean    remove build/
 
 SHELL        := /bin/bash
@@ -49,7 +50,11 @@ RUN_PREFIX   := $(BUILD)/run
 RUN_CONF     := $(CURDIR)/docs/examples/local.conf
 
 
-.PHONY: all deps module unit test run stop clean
+SDK_DIR      := $(BUILD)/sdk
+SDK_PACKAGES := @segment/analytics-node@3 @rudderstack/rudder-sdk-node@3
+
+
+.PHONY: all deps module unit test test-sdk run stop clean
 
 all: deps module
 
@@ -93,6 +98,15 @@ $(BUILD)/unit/%: tests/unit/%.c $(CORE_SRCS) $(HEADERS) tests/unit/tap.h
 
 test: all unit
 	$(TEST_ENV) prove $(PROVE_INC) $(UNIT_BINS) t/*.t
+
+# real SDKs from npm against the "make run" edge (needs node and npm)
+test-sdk: run
+	@mkdir -p $(SDK_DIR)
+	@cd $(SDK_DIR) && [ -d node_modules/@rudderstack/rudder-sdk-node ] \
+	    || { npm init -y >/dev/null && \
+	         npm install --silent --no-audit --no-fund $(SDK_PACKAGES); }
+	SDK_DIR=$(SDK_DIR) node tests/sdk/sdk-check.mjs http://127.0.0.1:8080 \
+	    wk_local_example $(RUN_PREFIX)/logs/kochava-sink.jsonl
 
 run: all stop
 	@mkdir -p $(RUN_PREFIX)/logs $(RUN_PREFIX)/temp

@@ -218,10 +218,10 @@ ngx_http_kochava_sr_headers(ngx_http_request_t *r, ngx_http_request_t *sr,
         return NGX_ERROR;
     }
 
-    h->hash = 1;
     ngx_str_set(&h->key, "Content-Type");
     h->value = ngx_http_kochava_json_type;
     h->lowcase_key = (u_char *) "content-type";
+    h->hash = ngx_hash_key(h->lowcase_key, h->key.len);
 
     sr->headers_in.content_type = h;
 
@@ -235,10 +235,12 @@ ngx_http_kochava_sr_headers(ngx_http_request_t *r, ngx_http_request_t *sr,
         return NGX_ERROR;
     }
 
-    h->hash = 1;
     ngx_str_set(&h->key, "Content-Length");
     h->value.len = ngx_sprintf(h->value.data, "%uz", len) - h->value.data;
     h->lowcase_key = (u_char *) "content-length";
+
+    /* the real hash: proxy_pass skips the headers it sets itself by it */
+    h->hash = ngx_hash_key(h->lowcase_key, h->key.len);
 
     sr->headers_in.content_length = h;
     sr->headers_in.content_length_n = len;
