@@ -88,7 +88,9 @@ $(NGX_OBJS)/Makefile: config
 
 $(MODULE): $(NGX_OBJS)/Makefile $(CORE_SRCS) $(GLUE_SRCS) $(HEADERS)
 	$(MAKE) -s -C $(NGX_COPY) -f $(NGX_OBJS)/Makefile modules
-	cp $(NGX_OBJS)/ngx_http_kochava_module.so $@
+	@# a new file, not the old one rewritten: a running nginx maps it
+	cp $(NGX_OBJS)/ngx_http_kochava_module.so $@.new
+	mv -f $@.new $@
 
 unit: $(UNIT_BINS)
 
