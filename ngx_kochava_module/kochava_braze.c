@@ -28,11 +28,11 @@ int
 kochava_braze_install(kochava_msg_t *msg, kochava_braze_item_t *item)
 {
     int          rc;
+    char         time[KOCHAVA_TIME_LEN];
+    size_t       n;
     json_t      *props, *campaign, *source, *name, *adgroup, *ad;
     json_t      *provider, *attr, *event, *eprops;
     const char  *s;
-    size_t       n;
-    char         time[KOCHAVA_TIME_LEN];
 
     item->attribute = NULL;
     item->event = NULL;

@@ -40,11 +40,11 @@ struct kochava_doc_s {
 /* what kochava_doc_process() collects before copying it out */
 
 typedef struct {
-    const kochava_conf_t     *conf;
-    const kochava_req_t      *req;
-    const kochava_allocator_t *a;
-    kochava_result_t         *res;
-    kochava_doc_t            *doc;
+    const kochava_conf_t       *conf;
+    const kochava_req_t        *req;
+    const kochava_allocator_t  *a;
+    kochava_result_t           *res;
+    kochava_doc_t              *doc;
 
     kochava_reject_t         *rejects;
     size_t                    nrejects;
@@ -138,7 +138,9 @@ kochava_doc_parse(const kochava_conf_t *conf, kochava_call_e call,
     }
 
     if (scan.too_deep) {
-        snprintf(err, errlen, "Message nested too deeply (limit %zu)",
+        snprintf(err, errlen, batch ? "Request body nested too deeply "
+                                      "(limit %zu)"
+                                    : "Message nested too deeply (limit %zu)",
                  max_depth);
         goto failed;
     }
@@ -367,16 +369,16 @@ done:
 static int
 kochava_process_message(kochava_process_t *pr, uint32_t index, json_t *obj)
 {
-    int                  rc, nothing;
-    json_t              *body, *event;
-    size_t               n;
-    kochava_doc_t       *doc;
-    kochava_msg_t       *msg;
-    kochava_reason_e     reason;
-    kochava_dest_e       dest;
-    kochava_result_t    *res;
-    kochava_braze_item_t item;
-    char                 error[80];
+    int                    rc, nothing;
+    char                   error[80];
+    size_t                 n;
+    json_t                *body, *event;
+    kochava_doc_t         *doc;
+    kochava_msg_t         *msg;
+    kochava_dest_e         dest;
+    kochava_result_t      *res;
+    kochava_reason_e       reason;
+    kochava_braze_item_t   item;
 
     doc = pr->doc;
     res = pr->res;

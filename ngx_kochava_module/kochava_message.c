@@ -166,13 +166,13 @@ int
 kochava_msg_prepare(kochava_msg_t *msg, const kochava_req_t *req,
     kochava_reason_e *reason)
 {
-    int            has_ts, has_orig, has_sent;
-    char           buf[KOCHAVA_NUMBER_LEN];
-    size_t         i, n;
-    json_t        *obj, *value;
-    int64_t        ts, orig, sent;
-    kochava_str_t  str;
-    const char    *s;
+    int             has_ts, has_orig, has_sent;
+    char            buf[KOCHAVA_NUMBER_LEN];
+    size_t          i, n;
+    json_t         *obj, *value;
+    int64_t         ts, orig, sent;
+    const char     *s;
+    kochava_str_t   str;
 
     obj = msg->obj;
 

@@ -113,13 +113,12 @@ kochava_rewrite_event(const kochava_conf_t *conf, const kochava_req_t *req,
     kochava_msg_t *msg)
 {
     int             install;
+    char           *p, buf[KOCHAVA_NUMBER_LEN];
+    size_t          n, i;
     json_t         *root, *data, *obj, *value, *props, *name, *event_data;
     json_t         *app, *att;
-    kochava_str_t   str, device;
     const char     *s;
-    size_t          n, i;
-    char           *p;
-    char            buf[KOCHAVA_NUMBER_LEN];
+    kochava_str_t   str, device;
 
     obj = msg->obj;
     install = 0;
@@ -444,10 +443,9 @@ kochava_reserved(const char *key, size_t len)
 static json_t *
 kochava_user_agent(kochava_msg_t *msg)
 {
-    char         *p;
-    json_t       *value, *ua;
-    size_t        len, n;
-    char          buf[KOCHAVA_UA_STACK * 3];
+    char    *p, buf[KOCHAVA_UA_STACK * 3];
+    size_t   len, n;
+    json_t  *value, *ua;
 
     value = kochava_msg_context(msg, "userAgent");
 
@@ -551,10 +549,10 @@ json_t *
 kochava_rewrite_identity(const kochava_conf_t *conf,
     const kochava_req_t *req, kochava_msg_t *msg, int *nothing)
 {
+    char            buf[KOCHAVA_NUMBER_LEN];
     void           *it;
     json_t         *root, *data, *traits, *value;
     kochava_str_t   str;
-    char            buf[KOCHAVA_NUMBER_LEN];
 
     *nothing = 0;
 

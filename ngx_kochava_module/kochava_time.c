@@ -40,12 +40,12 @@ kochava_floor_div(int64_t a, int64_t b)
 int
 kochava_time_parse(const char *s, size_t len, int64_t *ms)
 {
-    int            year, month, day, hour, min, sec, frac, digits;
-    int            zh, zm, sign;
-    size_t         i;
-    int64_t        days, t;
-    static const   int  mdays[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31,
-                                    30, 31 };
+    int               year, month, day, hour, min, sec, frac, digits;
+    int               zh, zm, sign;
+    size_t            i;
+    int64_t           days, t;
+    static const int  mdays[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31,
+                                  30, 31 };
 
     if (len < 16
         || kochava_digits(s, 4, &year) != 0 || s[4] != '-'

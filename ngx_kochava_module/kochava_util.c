@@ -17,6 +17,9 @@
 
 
 static int kochava_base64_value(unsigned char c);
+static uint64_t kochava_random(void);
+static const char *kochava_dump_alloc(json_t *value,
+    const kochava_allocator_t *a, size_t *len);
 
 
 static uint64_t  kochava_uuid_state = 0x9e3779b97f4a7c15ULL;
@@ -324,11 +327,11 @@ kochava_base64_value(unsigned char c)
 size_t
 kochava_uri_encode(const char *s, size_t len, char *out)
 {
-    size_t                i;
-    char                 *p;
-    unsigned char         c;
-    static const char     hex[] = "0123456789ABCDEF";
-    static const uint32_t keep[] = {
+    char                   *p;
+    size_t                  i;
+    unsigned char           c;
+    static const char       hex[] = "0123456789ABCDEF";
+    static const uint32_t   keep[] = {
         0x00000000,     /* 0x00-0x1f: none */
         0x03ff6782,     /* 0x20-0x3f: ! ' ( ) * - . 0-9 */
         0x87fffffe,     /* 0x40-0x5f: A-Z _ */
@@ -581,11 +584,11 @@ const char *
 kochava_result_json(const kochava_result_t *res,
     const kochava_allocator_t *a, size_t *len)
 {
-    uint32_t                i;
-    json_t                 *root, *list, *item;
-    const char             *p;
-    const kochava_reject_t *rej;
-    static const char       ok[] = "{\"success\":true}";
+    json_t                  *root, *list, *item;
+    uint32_t                 i;
+    const char              *p;
+    static const char        ok[] = "{\"success\":true}";
+    const kochava_reject_t  *rej;
 
     if (res->rejected == 0) {
         *len = sizeof(ok) - 1;

@@ -2,10 +2,10 @@
 /*
  * Copyright (C) ngx_kochava_module authors
  *
- * Every conformance case (../shared/conformance, one JSON file each) through the core
- * alone: the request's body parsed and processed as the glue does, the
- * status and response checked, and the bodies of each destination compared
- * as a multiset of parsed JSON.
+ * Every conformance case (../shared/conformance, one JSON file each)
+ * through the core alone: the request's body parsed and processed as the
+ * glue does, the status and response checked, and the bodies of each
+ * destination compared as a multiset of parsed JSON.
  *
  *   test_conformance_core [dir]    (else $KOCHAVA_CONFORMANCE_DIR)
  */

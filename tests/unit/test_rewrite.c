@@ -418,7 +418,8 @@ main(void)
     test_run_free(&run);
 
     test_event(KOCHAVA_CALL_ALIAS,
-        "{\"userId\":\"u-new\",\"previousId\":\"anon-old\",\"traits\":{\"a\":1},"
+        "{\"userId\":\"u-new\",\"previousId\":\"anon-old\","
+        "\"traits\":{\"a\":1},"
         A_CTX "}", KOCHAVA_DEST_IDENTITY,
         "{\"kochava_app_id\":\"koexample-app-guid\",\"device_id\":{"
         "\"adid\":\"38400000-8cf0-11bd-b23e-10b96e40000d\","
@@ -428,7 +429,8 @@ main(void)
     /* integrations */
 
     test_event(KOCHAVA_CALL_TRACK,
-        "{\"anonymousId\":\"a\",\"event\":\"E\",\"integrations\":{\"All\":false,"
+        "{\"anonymousId\":\"a\",\"event\":\"E\","
+        "\"integrations\":{\"All\":false,"
         "\"Kochava\":{\"x\":1}}," A_CTX "}", KOCHAVA_DEST_KOCHAVA,
         A_EVENT("E", "{}"), "options object counts as enabled");
     test_event(KOCHAVA_CALL_TRACK,
