@@ -24,6 +24,13 @@
 
 #define KOCHAVA_MESSAGE_ID_MAX    100
 
+/*
+ * Compact, and reals with 16 significant digits: 9.99 goes out as 9.99,
+ * not 9.9900000000000002 (17 digits round-trip every double, but print
+ * what no client sent).
+ */
+#define KOCHAVA_DUMP_FLAGS        (JSON_COMPACT | JSON_REAL_PRECISION(16))
+
 /* a number as a string: "-9223372036854775808", "1.2345678901234567e+300" */
 #define KOCHAVA_NUMBER_LEN        32
 

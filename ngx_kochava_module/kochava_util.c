@@ -501,7 +501,7 @@ kochava_dump(kochava_scratch_t *scratch, json_t *value,
     char    *p;
     size_t   n, size;
 
-    n = json_dumpb(value, scratch->data, scratch->size, JSON_COMPACT);
+    n = json_dumpb(value, scratch->data, scratch->size, KOCHAVA_DUMP_FLAGS);
     if (n == 0) {
         return NULL;
     }
@@ -525,7 +525,7 @@ kochava_dump(kochava_scratch_t *scratch, json_t *value,
         scratch->data = p;
         scratch->size = size;
 
-        n = json_dumpb(value, scratch->data, scratch->size, JSON_COMPACT);
+        n = json_dumpb(value, scratch->data, scratch->size, KOCHAVA_DUMP_FLAGS);
         if (n == 0 || n > scratch->size) {
             return NULL;
         }
@@ -559,7 +559,7 @@ kochava_dump_alloc(json_t *value, const kochava_allocator_t *a, size_t *len)
     char    *p;
     size_t   n;
 
-    n = json_dumpb(value, NULL, 0, JSON_COMPACT);
+    n = json_dumpb(value, NULL, 0, KOCHAVA_DUMP_FLAGS);
     if (n == 0) {
         return NULL;
     }
@@ -569,7 +569,7 @@ kochava_dump_alloc(json_t *value, const kochava_allocator_t *a, size_t *len)
         return NULL;
     }
 
-    if (json_dumpb(value, p, n, JSON_COMPACT) != n) {
+    if (json_dumpb(value, p, n, KOCHAVA_DUMP_FLAGS) != n) {
         return NULL;
     }
 

@@ -61,7 +61,6 @@ main(void)
     int             rc;
     char           *out, *big;
     size_t          n, m, outlen;
-    clock_t         start;
     unsigned char  *buf;
     const char     *body;
 
@@ -117,11 +116,10 @@ main(void)
     n = test_deflate(big, 64 << 20, 16 + MAX_WBITS, buf, 1 << 22);
     ok(n < (1 << 20), "bomb is %zu bytes", n);
 
-    start = clock();
+    out = NULL;
     rc = kochava_inflate((const char *) buf, n, 1 << 20, &out, &outlen);
     is_int(rc, KOCHAVA_INFLATE_TOO_LARGE, "a bomb is too large");
-    ok((double) (clock() - start) / CLOCKS_PER_SEC < 0.5,
-       "and refused quickly");
+    ok(out == NULL, "and nothing of it is handed back");
 
     free(big);
 
