@@ -1,0 +1,376 @@
+package t::TestKochava;
+
+# The test wrapper of ngx_kochava_module's nginx-level suites:
+#
+#     use lib '.';
+#     use t::TestKochava;
+#
+# It works under the real Test::Nginx::Socket and under t/compat's.  It adds
+# to every block:
+#
+# - a recording mock upstream served by the echo module in the same server:
+#   /_mock/kochava, /_mock/identity (200 {"success":"1"}), /_mock/braze
+#   (200 {"message":"success"}), and for fault tests /_mock/fail/503,
+#   /_mock/fail/500, /_mock/fail/429, /_mock/fail/400, /_mock/kochava_no
+#   (200 {"success":"0"}), /_mock/notjson (200 <html>), /_mock/slow (2 s,
+#   then 200).  Each request they get is one JSON line (uri, args, method,
+#   content_type, content_length, authorization, content_encoding, body) in
+#   logs/mock-<pid>-<n>.jsonl, one file per block;
+# - unless the block says "--- no_kochava_defaults", the module's usual pass
+#   locations: /_kochava/track -> /_mock/kochava, /_kochava/identity ->
+#   /_mock/identity, /_braze/track -> /_mock/braze;
+# - "--- no_error_log" of [alert] and [emerg] when the block has none;
+# - a plan (done_testing) when the test file declared none.
+#
+# and these sections, checked after the block's last request (of each
+# repetition):
+#
+# --- kochava / kochava_identity / braze
+#     a JSON array of the bodies the mock must have received for that
+#     destination: compared as parsed JSON (key order free) and as a
+#     multiset (order free); {"$near_now": D} is now + D seconds within 5 s;
+#     [] means nothing at all was sent there.
+# --- upstream_requests_like
+#     a regex (or, with eval, a qr// or an array of them) that EVERY request
+#     the mock recorded in the block must match, e.g. "authorization":""
+#
+# "--- x eval" sections are evaluated in package main here (Test::Base
+# evaluates them in Test::Base::Filter), so helpers a test file imports
+# (t::Messages) can be called from them.
+
+BEGIN {
+    # where the modules are when the Makefile does not say: before
+    # Test::Nginx::Socket is loaded, as the real one reads this at load time
+    if (!$ENV{TEST_NGINX_LOAD_MODULES}) {
+        require Cwd;
+        $ENV{TEST_NGINX_LOAD_MODULES} =
+            '/usr/lib/nginx/modules/ngx_http_echo_module.so '
+            . Cwd::cwd() . '/build/ngx_http_kochava_module.so';
+    }
+    $ENV{TEST_NGINX_BINARY} ||= '/usr/sbin/nginx';
+}
+
+use Test::Nginx::Socket -Base;
+
+use B ();
+use JSON::PP ();
+use Time::HiRes ();
+
+our $MockWait = 1;       # seconds to wait for expected upstream requests
+
+my %DEST_URI = (
+    kochava          => '/_mock/kochava',
+    kochava_identity => '/_mock/identity',
+    braze            => '/_mock/braze',
+);
+
+# --------------------------------------------------------------------------
+# "eval" sections run in package main
+
+{
+    require Test::Base::Filter;      # loaded lazily otherwise, over ours
+    no warnings 'redefine';
+    *Test::Base::Filter::eval = sub {
+        my ($filter, $code) = @_;
+        my $name = $filter->current_block ? $filter->current_block->name : '?';
+        my @ret = CORE::eval("package main;\n#line 1 \"eval section\"\n$code");
+        die "$name: eval section failed: $@" if $@;
+        return @ret;
+    };
+}
+
+# --------------------------------------------------------------------------
+# the mock upstream and the default pass locations
+
+my $MockSeq = 0;
+
+sub mock_locations ($) {
+    my ($log) = @_;
+
+    my $common = <<"EOF";
+            access_log $log kochava_mock;
+            client_body_buffer_size 1m;
+            client_body_in_single_buffer on;
+            default_type application/json;
+            echo_read_request_body;
+EOF
+
+    my %mocks = (
+        'kochava'    => [200, '{"success":"1"}'],
+        'identity'   => [200, '{"success":"1"}'],
+        'braze'      => [200, '{"message":"success"}'],
+        'fail/503'   => [503, '{"error":"unavailable"}'],
+        'fail/500'   => [500, '{"error":"internal"}'],
+        'fail/429'   => [429, '{"error":"rate limited"}'],
+        'fail/400'   => [400, '{"error":"bad request"}'],
+        'kochava_no' => [200, '{"success":"0"}'],
+        'notjson'    => [200, '<html>'],
+        'slow'       => [200, '{"success":"1"}', 2],
+    );
+
+    my $out = "\n    # t::TestKochava mock upstream\n";
+    for my $name (sort keys %mocks) {
+        my ($status, $body, $sleep) = @{$mocks{$name}};
+        $out .= "    location = /_mock/$name {\n$common";
+        $out .= "            echo_status $status;\n" if $status != 200;
+        $out .= "            echo_sleep $sleep;\n" if $sleep;
+        $out .= "            echo -n '$body';\n        }\n";
+    }
+    return $out;
+}
+
+sub default_pass_locations () {
+    my %pass = (
+        '/_kochava/track'    => '/_mock/kochava',
+        '/_kochava/identity' => '/_mock/identity',
+        '/_braze/track'      => '/_mock/braze',
+    );
+    my $out = "\n    # t::TestKochava default pass locations\n";
+    for my $loc (sort keys %pass) {
+        $out .= <<"EOF";
+    location $loc {
+        internal;
+        proxy_http_version 1.1;
+        proxy_set_header Connection "";
+        proxy_pass http://127.0.0.1:\$TEST_NGINX_SERVER_PORT$pass{$loc};
+    }
+EOF
+    }
+    return $out;
+}
+
+add_block_preprocessor(sub {
+    my ($block) = @_;
+
+    my $log = "logs/mock-$$-" . ++$MockSeq . ".jsonl";
+    $block->set_value(kochava_mock_log => $log);
+
+    my $format = q{
+    log_format kochava_mock escape=json '{"uri":"$uri","args":"$args",'
+        '"method":"$request_method","content_type":"$content_type",'
+        '"content_length":"$content_length",'
+        '"authorization":"$http_authorization",'
+        '"content_encoding":"$http_content_encoding",'
+        '"body":"$request_body"}';
+};
+    $block->set_value(http_config => ($block->http_config // '') . $format);
+
+    my $config = ($block->config // '') . mock_locations($log);
+    $config .= default_pass_locations() unless defined $block->no_kochava_defaults;
+    $block->set_value(config => $config);
+
+    if (!defined $block->no_error_log) {
+        $block->set_value(no_error_log => "[alert]\n[emerg]\n");
+    }
+});
+
+# a plan when the test file gave none
+my $planned;
+add_cleanup_handler(sub {
+    return if $planned++;
+    my $tb = Test::More->builder;
+    $tb->done_testing unless $tb->has_plan;
+});
+
+# --------------------------------------------------------------------------
+# JSON comparison
+
+my $JSON = JSON::PP->new->canonical->allow_nonref;
+
+sub is_number ($) {
+    my ($v) = @_;
+    return 0 if !defined $v || ref $v;
+    my $f = B::svref_2object(\$v)->FLAGS;
+    return ($f & (B::SVp_IOK | B::SVp_NOK)) && !($f & B::SVp_POK) ? 1 : 0;
+}
+
+sub is_bool ($) {
+    return ref $_[0] && JSON::PP::is_bool($_[0]);
+}
+
+# does $got equal $want (parsed JSON)?  {"$near_now": D} in $want matches a
+# number within 5 s of now + D
+sub json_match ($$);
+sub json_match ($$) {
+    my ($want, $got) = @_;
+
+    if (ref $want eq 'HASH') {
+        if (keys %$want == 1 && exists $want->{'$near_now'}) {
+            return 0 unless is_number($got);
+            return abs($got - (time() + $want->{'$near_now'})) <= 5;
+        }
+        return 0 unless ref $got eq 'HASH' && keys %$got == keys %$want;
+        for my $k (keys %$want) {
+            return 0 unless exists $got->{$k}
+                            && json_match($want->{$k}, $got->{$k});
+        }
+        return 1;
+    }
+    if (ref $want eq 'ARRAY') {
+        return 0 unless ref $got eq 'ARRAY' && @$got == @$want;
+        for my $i (0 .. $#$want) {
+            return 0 unless json_match($want->[$i], $got->[$i]);
+        }
+        return 1;
+    }
+    if (is_bool($want)) {
+        return is_bool($got) && !!$got == !!$want;
+    }
+    return !defined $got if !defined $want;
+    return 0 if !defined $got || ref $got || is_bool($got);
+    if (is_number($want)) {
+        return is_number($got) && $got == $want;
+    }
+    return !is_number($got) && $got eq $want;
+}
+
+# the largest matching of @$want to @$got (each used once); returns the
+# indexes of the unmatched on both sides
+sub multiset_diff ($$) {
+    my ($want, $got) = @_;
+    my @ok = map { my $w = $_; [map { json_match($w, $_) } @$got] } @$want;
+    my %owner;          # got index -> want index
+
+    my $try;
+    $try = sub {
+        my ($w, $seen) = @_;
+        for my $g (0 .. $#$got) {
+            next unless $ok[$w][$g] && !$seen->{$g}++;
+            if (!defined $owner{$g} || $try->($owner{$g}, $seen)) {
+                $owner{$g} = $w;
+                return 1;
+            }
+        }
+        return 0;
+    };
+    $try->($_, {}) for 0 .. $#$want;
+    undef $try;
+
+    my %matched = map { $_ => 1 } values %owner;
+    return ([grep { !$matched{$_} } 0 .. $#$want],
+            [grep { !defined $owner{$_} } 0 .. $#$got]);
+}
+
+sub decode_json_text ($) {
+    my ($text) = @_;
+    my $json = JSON::PP->new->allow_nonref;
+    my $v = eval { $json->utf8(!utf8::is_utf8($text))->decode($text) };
+    return ($v, $@ ? $@ : undef);
+}
+
+# --------------------------------------------------------------------------
+# reading the mock's log
+
+my %LogPos;     # mock log -> bytes already checked (by an earlier repetition)
+
+# the complete lines written since the last check, parsed
+sub read_mock_log ($) {
+    my ($path) = @_;
+    my $pos = $LogPos{$path} // 0;
+    open my $in, '<', $path or return ([], 0);
+    binmode $in;
+    seek $in, $pos, 0;
+    local $/;
+    my $data = <$in> // '';
+    $data =~ s/[^\n]*\z//;              # a line still being written
+    my @recs;
+    for my $line (split /\n/, $data) {
+        my $rec = eval { JSON::PP->new->utf8->decode($line) }
+                  // eval { JSON::PP->new->latin1->decode($line) }
+                  // {uri => '', unparsable => $line};
+        $rec->{raw} = $line;
+        push @recs, $rec;
+    }
+    return (\@recs, length $data);
+}
+
+sub request_count ($) {
+    my ($block) = @_;
+    if (my $p = $block->pipelined_requests) {
+        return ref $p eq 'ARRAY' ? scalar @$p : 1;
+    }
+    return 1 if defined $block->raw_request;
+    my $r = $block->request;
+    return ref $r eq 'ARRAY' ? scalar @$r : 1;
+}
+
+sub pretty ($) { $JSON->encode($_[0]) }
+
+add_response_body_check(sub {
+    my ($block, $body, $req_idx, $rep, $dry_run) = @_;
+    my $name = $block->name;
+
+    my $log = $block->kochava_mock_log or return;
+    return if $req_idx < request_count($block) - 1;
+    my $path = server_root() . "/$log";
+
+    # what the block expects
+    my %want;
+    for my $dest (sort keys %DEST_URI) {
+        my $text = $block->$dest;
+        next unless defined $text;
+        my ($v, $err) = decode_json_text($text);
+        if ($err || ref $v ne 'ARRAY') {
+            fail("$name - --- $dest is a JSON array");
+            diag($err // "got: $text");
+            next;
+        }
+        $want{$dest} = $v;
+    }
+    my $likes = $block->upstream_requests_like;
+    my @likes = !defined $likes ? () : ref $likes eq 'ARRAY' ? @$likes
+                                                             : ($likes);
+
+    if ($dry_run) {
+        SKIP: { skip("$name - upstream checks (dry run)", 1) }
+        return;
+    }
+
+    # wait until the expected requests are in (they normally are already)
+    my $deadline = Time::HiRes::time() + $MockWait;
+    my ($recs, $len);
+    while (1) {
+        ($recs, $len) = read_mock_log($path);
+        my $enough = 1;
+        for my $dest (keys %want) {
+            my $n = grep { $_->{uri} eq $DEST_URI{$dest} } @$recs;
+            $enough = 0 if $n < @{$want{$dest}};
+        }
+        $enough = 0 if @likes && !@$recs;
+        last if $enough || Time::HiRes::time() >= $deadline;
+        Time::HiRes::sleep(0.02);
+    }
+    Time::HiRes::sleep(0.05);              # let stragglers (extra ones) in
+    ($recs, $len) = read_mock_log($path);
+    $LogPos{$path} = ($LogPos{$path} // 0) + $len;
+
+    for my $dest (sort keys %want) {
+        my @got;
+        for my $r (grep { $_->{uri} eq $DEST_URI{$dest} } @$recs) {
+            my ($v, $err) = decode_json_text($r->{body} // '');
+            push @got, $err ? "(not JSON) " . ($r->{body} // '') : $v;
+        }
+        my $want = $want{$dest};
+        my ($missing, $extra) = multiset_diff($want, \@got);
+        ok(!@$missing && !@$extra,
+           "$name - $dest: the upstream got the " . scalar(@$want)
+           . " expected bodies (got " . scalar(@got) . ")");
+        diag("expected, not received:\n    " . pretty($want->[$_]))
+            for @$missing;
+        diag("received, not expected:\n    "
+             . (ref $got[$_] ? pretty($got[$_]) : $got[$_]))
+            for @$extra;
+    }
+
+    for my $pat (@likes) {
+        my $re = ref $pat eq 'Regexp' ? $pat : qr/$pat/;
+        my @bad = grep { $_->{raw} !~ $re } @$recs;
+        ok(@$recs && !@bad,
+           "$name - upstream_requests_like $re: all " . scalar(@$recs)
+           . " upstream requests match");
+        diag("no upstream request recorded") unless @$recs;
+        diag("not matching: $_->{raw}") for @bad;
+    }
+});
+
+1;
