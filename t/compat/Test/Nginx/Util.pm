@@ -72,6 +72,7 @@ our $ValgrindLog = "$LogDir/valgrind.log";
 
 # state kept between blocks
 our $PrevConfig;        # the nginx.conf nginx is running with
+our $PrevBlock;         # the block run before this one
 our $NginxPid;          # its pid (our child when under valgrind)
 our $ValgrindPos = 0;   # how much of valgrind.log has been reported
 our $ErrLogStart = 0;   # error.log size when nginx was (re)started
@@ -143,10 +144,11 @@ sub run_tests () {
         $_->($block) for @BlockPreprocessors;
         $block->set_value(name => "$0 " . $block->name);
         run_block($block);
+        $PrevBlock = $block;
     }
 
     stop_nginx() unless $NoClean;
-    check_valgrind_log(undef);
+    check_valgrind_log($PrevBlock);
     $_->() for @CleanupHandlers;
 }
 
@@ -158,6 +160,7 @@ sub run_block ($) {
 
     if (!defined $PrevConfig || $conf ne $PrevConfig || !nginx_alive()) {
         stop_nginx();
+        check_valgrind_log($PrevBlock);   # leaks are reported at exit
         prepare_servroot(!defined $PrevConfig);
         write_file($ConfFile, $conf);
         write_user_files($block);
@@ -326,9 +329,16 @@ sub start_nginx () {
     my $out = "$LogDir/nginx.stderr";
 
     if ($UseValgrind) {
+        # definite leaks and memory errors only: nginx itself leaves its
+        # cycle's memory "possibly lost" at exit
         my @vg = ('valgrind', '-q', '--tool=memcheck', '--leak-check=full',
-                  '--num-callers=30', "--log-file=$ValgrindLog");
-        push @vg, '--suppressions=valgrind.suppress' if -f 'valgrind.suppress';
+                  '--show-leak-kinds=definite',
+                  '--errors-for-leak-kinds=definite', '--num-callers=30',
+                  "--log-file=$ValgrindLog");
+        (my $here = __FILE__) =~ s{[^/]*$}{};
+        for my $supp ("$here../../valgrind.suppress", 'valgrind.suppress') {
+            push @vg, "--suppressions=$supp" if -f $supp;
+        }
         my $pid = fork // bail_out("fork: $!");
         if ($pid == 0) {
             open STDOUT, '>', $out;
@@ -414,11 +424,12 @@ sub stop_nginx () {
 # valgrind's findings become test failures of the block that ran last
 sub check_valgrind_log ($) {
     my ($block) = @_;
-    return unless $UseValgrind && -s $ValgrindLog;
+    # nothing ran yet: a valgrind.log there is an earlier run's
+    return unless $block && $UseValgrind && -s $ValgrindLog;
     my $new = read_from($ValgrindLog, $ValgrindPos);
     $ValgrindPos += length $new;
     return unless $new =~ /\S/;
-    my $name = $block ? $block->name : "$0 (nginx exit)";
+    my $name = $block->name;
     fail("$name - valgrind found no errors");
     diag($new);
 }
