@@ -30,7 +30,7 @@ static ngx_int_t ngx_http_kochava_process(ngx_http_request_t *r,
 static ngx_int_t ngx_http_kochava_read_body(ngx_http_request_t *r,
     ngx_str_t *body);
 static ngx_int_t ngx_http_kochava_inflate(ngx_http_request_t *r,
-    ngx_http_kochava_loc_conf_t *klcf, ngx_str_t *body);
+    ngx_http_kochava_loc_conf_t *klcf, ngx_str_t *body, const char **error);
 static void ngx_http_kochava_log_rejects(ngx_http_request_t *r,
     kochava_result_t *res);
 static void *ngx_http_kochava_pool_alloc(void *data, size_t size);
@@ -371,7 +371,7 @@ ngx_http_kochava_process(ngx_http_request_t *r, ngx_http_kochava_ctx_t *ctx)
     size_t                        len;
     ngx_int_t                     rc;
     ngx_str_t                     body;
-    const char                   *key, *json;
+    const char                   *key, *json, *error;
     kochava_req_t                 req;
     kochava_doc_t                *doc;
     ngx_pool_cleanup_t           *cln;
@@ -390,9 +390,16 @@ ngx_http_kochava_process(ngx_http_request_t *r, ngx_http_kochava_ctx_t *ctx)
         return rc;
     }
 
-    rc = ngx_http_kochava_inflate(r, klcf, &body);
+    rc = ngx_http_kochava_inflate(r, klcf, &body, &error);
+
+    if (rc == NGX_DECLINED) {
+        ctx->error.data = (u_char *) error;
+        ctx->error.len = ngx_strlen(error);
+        return ngx_http_kochava_send_error(r, NGX_HTTP_BAD_REQUEST, error);
+    }
+
     if (rc != NGX_OK) {
-        return rc;
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     rc = kochava_doc_parse(&klcf->core, ctx->call, (const char *) body.data,
@@ -556,9 +563,14 @@ ngx_http_kochava_read_body(ngx_http_request_t *r, ngx_str_t *body)
 }
 
 
+/*
+ * Inflates a compressed body in place of the raw one.  Returns NGX_OK, or
+ * NGX_DECLINED with the text of the 400 to answer in *error.
+ */
+
 static ngx_int_t
 ngx_http_kochava_inflate(ngx_http_request_t *r,
-    ngx_http_kochava_loc_conf_t *klcf, ngx_str_t *body)
+    ngx_http_kochava_loc_conf_t *klcf, ngx_str_t *body, const char **error)
 {
     int                      rc;
     char                    *out;
@@ -570,8 +582,8 @@ ngx_http_kochava_inflate(ngx_http_request_t *r,
 
     if (ctx->encoding == NGX_HTTP_KOCHAVA_IDENTITY) {
         if (body->len > klcf->max_body_size) {
-            return ngx_http_kochava_send_error(r, NGX_HTTP_BAD_REQUEST,
-                                               "Request body too large");
+            *error = "Request body too large";
+            return NGX_DECLINED;
         }
 
         return NGX_OK;
@@ -579,7 +591,7 @@ ngx_http_kochava_inflate(ngx_http_request_t *r,
 
     cln = ngx_pool_cleanup_add(r->pool, 0);
     if (cln == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NGX_ERROR;
     }
 
     out = NULL;
@@ -592,13 +604,13 @@ ngx_http_kochava_inflate(ngx_http_request_t *r,
     cln->data = out;
 
     if (rc == KOCHAVA_INFLATE_TOO_LARGE) {
-        return ngx_http_kochava_send_error(r, NGX_HTTP_BAD_REQUEST,
-                                           "Request body too large");
+        *error = "Request body too large";
+        return NGX_DECLINED;
     }
 
     if (rc != 0) {
-        return ngx_http_kochava_send_error(r, NGX_HTTP_BAD_REQUEST,
-                                 "Invalid compressed body: cannot inflate");
+        *error = "Invalid compressed body: cannot inflate";
+        return NGX_DECLINED;
     }
 
     body->data = (u_char *) out;

@@ -72,6 +72,7 @@ Authorization: Bearer wk_test_1
 --- response_body chomp
 {"success":false,"message":"Invalid write key"}
 --- kochava: []
+--- log_level: info
 --- no_error_log
 wk_secret_but_wrong
 

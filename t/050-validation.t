@@ -160,6 +160,6 @@ delete $noid->{context}{device}{id};
 "POST /v1/track\n" . json($noid)
 --- error_code: 400
 --- response_headers_like
-X-Error: context\.device\.id
+X-Error: context\.device\.id is required
 --- error_log
 kochava: message 0 rejected (device)
