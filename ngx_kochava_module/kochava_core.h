@@ -210,6 +210,35 @@ int kochava_doc_process(const kochava_conf_t *conf, const kochava_req_t *req,
 void kochava_doc_free(kochava_doc_t *doc);
 
 
+/* attribution postbacks (braze.md): who sent them */
+typedef enum {
+    KOCHAVA_POSTBACK_KOCHAVA = 0,
+    KOCHAVA_POSTBACK_TUNE
+} kochava_postback_e;
+
+/*
+ * Turns one attribution postback into at most one Braze /users/track
+ * body.  The parameters come either as a query string or an
+ * application/x-www-form-urlencoded body (json = 0: "a=1&b=%7Bx%7D",
+ * decoded once, '+' is a space) or as a JSON object (json = 1).  A value
+ * still written as an unexpanded macro ("{user_id}") counts as absent.
+ * received_ms is the Braze event's time.
+ *
+ * Returns 0 with res filled: res->messages is 1; an organic install is
+ * accepted, skipped and counted in braze_organic; an attributed one is
+ * counted in braze_attributed and gives res->nouts == 1 (dest BRAZE) when
+ * conf->braze is set (skipped otherwise); an install without a usable
+ * user key is rejected (reason BRAZE_USER, res->rejects[0].error says
+ * so).  Returns 400 with err filled for a body that is not a JSON object
+ * (json = 1) or over conf->max_message_size bytes, -1 on allocation
+ * failure.
+ */
+int kochava_postback(const kochava_conf_t *conf, kochava_postback_e source,
+    int json, const char *params, size_t len, int64_t received_ms,
+    const kochava_allocator_t *a, kochava_result_t *res, char *err,
+    size_t errlen);
+
+
 /*
  * The response body of a call that was accepted: {"success":true} or,
  * when messages of a batch were rejected, {"success":true,"accepted":N,
