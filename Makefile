@@ -76,6 +76,7 @@ module: $(MODULE)
 # configure a private copy of Debian's tree with the binary's own flags
 $(NGX_OBJS)/Makefile: config
 	rm -rf $(NGX_COPY) $(NGX_OBJS)
+	mkdir -p $(BUILD)
 	cp -r $(NGX_SRC) $(NGX_COPY)
 	cd $(NGX_COPY) && . ./conf_flags && ./configure \
 	    --with-cc-opt="$$(dpkg-buildflags --get CFLAGS) -fPIC \
