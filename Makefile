@@ -7,6 +7,8 @@
 #   make test     unit tests, nginx-level tests and the conformance cases
 #   make test-sdk real Segment SDKs (npm) against the "make run" edge
 #   make clean    remove build/
+#   make bench    throughput, memory, 2,500 batches (bench/run; not a test)
+#   make bench-core  the core alone vs jansson (build/bench/bench_core)
 
 SHELL        := /bin/bash
 
@@ -35,7 +37,7 @@ CORE_LIBS    := -ljansson -lz -lm
 # Debian packages the build and the tests need
 DEB_PACKAGES := build-essential nginx-core nginx-dev libjansson-dev \
                 libcurl4-openssl-dev zlib1g-dev libtest-base-perl \
-                libtext-diff-perl libnginx-mod-http-echo curl
+                libtext-diff-perl libnginx-mod-http-echo curl wrk
 
 # prove finds our Test::Nginx::Socket only where the real one is missing
 PROVE_INC    := $(shell perl -MTest::Nginx::Socket -e1 2>/dev/null \
@@ -55,6 +57,7 @@ SDK_PACKAGES := @segment/analytics-node@3 @rudderstack/rudder-sdk-node@3
 
 
 .PHONY: all deps module unit test test-sdk run stop clean
+.PHONY: bench bench-core
 
 all: deps module
 
@@ -124,6 +127,34 @@ stop:
 	        || true; \
 	    sleep 1; \
 	fi
+
+# benchmarks (docs/performance.md); nothing in "make test" depends on them
+BENCH_DIR    := $(BUILD)/bench
+BENCH_BODIES := $(BENCH_DIR)/bodies/track.json
+
+$(BENCH_DIR)/bench_core: bench/bench_core.c $(CORE_SRCS) $(HEADERS)
+	@mkdir -p $(BENCH_DIR)
+	$(CC) -std=gnu99 -O2 -Wall -Wextra -Werror -I$(SRC_DIR) -o $@ \
+	    bench/bench_core.c $(CORE_SRCS) $(CORE_LIBS)
+
+$(BENCH_DIR)/malloc_count.so: bench/malloc_count.c
+	@mkdir -p $(BENCH_DIR)
+	$(CC) -O2 -Wall -Wextra -Werror -fPIC -shared -o $@ $<
+
+$(BENCH_BODIES): bench/gen-bodies.pl
+	@mkdir -p $(BENCH_DIR)/bodies
+	perl bench/gen-bodies.pl $(BENCH_DIR)/bodies
+
+bench: all $(BENCH_DIR)/malloc_count.so $(BENCH_BODIES)
+	bench/run $(BENCH_WHAT)
+
+bench-core: deps $(BENCH_DIR)/bench_core $(BENCH_DIR)/malloc_count.so \
+            $(BENCH_BODIES)
+	cd $(BENCH_DIR) && ./bench_core -t 1 -r 5 bodies/track.json \
+	    bodies/batch-100.json bodies/batch-2500.json
+	cd $(BENCH_DIR) && LD_PRELOAD=$(BENCH_DIR)/malloc_count.so \
+	    ./bench_core -t 0.05 -r 1 bodies/track.json \
+	    bodies/batch-100.json bodies/batch-2500.json | sed -n '/core malloc/,$$p'
 
 clean: stop
 	rm -rf $(BUILD) t/servroot
