@@ -274,6 +274,13 @@ kochava_outcome_e kochava_judge(kochava_dest_e dest, unsigned status,
 
 const char *kochava_outcome_name(kochava_outcome_e outcome);
 
+/*
+ * The number of items of a Braze 2xx answer's "errors" array (Braze takes
+ * the rest of the request and reports the items it refused there); 0 when
+ * there is none or the answer is not JSON.
+ */
+size_t kochava_braze_errors(const char *body, size_t len);
+
 
 /* seeds the generator of messageIds (UUID v4); once per process */
 void kochava_seed(uint64_t seed);

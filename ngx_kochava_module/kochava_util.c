@@ -744,3 +744,28 @@ kochava_judge(kochava_dest_e dest, unsigned status, const char *body,
 
     return outcome;
 }
+
+
+size_t
+kochava_braze_errors(const char *body, size_t len)
+{
+    size_t        n;
+    json_t       *answer, *errors;
+    json_error_t  error;
+
+    if (body == NULL || len == 0) {
+        return 0;
+    }
+
+    answer = json_loadb(body, len, 0, &error);
+    if (answer == NULL) {
+        return 0;
+    }
+
+    errors = json_object_get(answer, "errors");
+    n = json_is_array(errors) ? json_array_size(errors) : 0;
+
+    json_decref(answer);
+
+    return n;
+}

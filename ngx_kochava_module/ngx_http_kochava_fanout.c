@@ -138,6 +138,19 @@ ngx_http_kochava_subrequest(ngx_http_request_t *r, ngx_http_kochava_sr_t *s,
 
     args = pass->args.len ? &pass->args : NULL;
 
+    if (s->out->dest == KOCHAVA_DEST_BRAZE) {
+        /*
+         * At debug level the proxy module logs the whole upstream request
+         * header, the Braze REST API key with it.  The connection's log is
+         * its own (the next request's location sets it anew): it goes on
+         * at "info" from here.  ("error_log ... debug" is stored as the
+         * debug bits alone, so clearing them would leave no level at all.)
+         */
+        if (r->connection->log->log_level & NGX_LOG_DEBUG_ALL) {
+            r->connection->log->log_level = NGX_LOG_INFO;
+        }
+    }
+
     if (ngx_http_subrequest(r, &pass->uri, args, &sr, &s->ps,
                             NGX_HTTP_SUBREQUEST_BACKGROUND)
         != NGX_OK)
@@ -291,6 +304,18 @@ ngx_http_kochava_sr_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
 
     outcome = kochava_judge(s->out->dest, (unsigned) status,
                             (const char *) s->answer, s->answer_len);
+
+    if (outcome == KOCHAVA_OUTCOME_OK && s->out->dest == KOCHAVA_DEST_BRAZE) {
+        s->errors = kochava_braze_errors((const char *) s->answer,
+                                         s->answer_len);
+
+        if (s->errors) {
+            ngx_log_error(NGX_LOG_ERR, sr->connection->log, 0,
+                          "kochava: braze refused %uz of the %uD installs "
+                          "of its request, not retried", s->errors,
+                          s->out->count);
+        }
+    }
 
     switch (outcome) {
 

@@ -27,8 +27,6 @@ static ngx_int_t ngx_http_kochava_check_app_id(ngx_http_request_t *r,
 static void ngx_http_kochava_body_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_kochava_process(ngx_http_request_t *r,
     ngx_http_kochava_ctx_t *ctx);
-static ngx_int_t ngx_http_kochava_read_body(ngx_http_request_t *r,
-    ngx_str_t *body);
 static ngx_int_t ngx_http_kochava_inflate(ngx_http_request_t *r,
     ngx_http_kochava_loc_conf_t *klcf, ngx_str_t *body, const char **error);
 static void ngx_http_kochava_log_rejects(ngx_http_request_t *r,
@@ -385,7 +383,7 @@ ngx_http_kochava_process(ngx_http_request_t *r, ngx_http_kochava_ctx_t *ctx)
                                            "Invalid JSON: empty body");
     }
 
-    rc = ngx_http_kochava_read_body(r, &body);
+    rc = ngx_http_kochava_request_body(r, &body);
     if (rc != NGX_OK) {
         return rc;
     }
@@ -481,6 +479,13 @@ ngx_http_kochava_process(ngx_http_request_t *r, ngx_http_kochava_ctx_t *ctx)
         }
     }
 
+    if (ctx->result.braze_attributed || ctx->result.braze_organic) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "kochava: installs for Braze: %uD attributed, "
+                      "%uD organic (not sent)", ctx->result.braze_attributed,
+                      ctx->result.braze_organic);
+    }
+
     if (ctx->result.nouts) {
         rc = ngx_http_kochava_fanout_start(r, ctx);
         if (rc != NGX_OK) {
@@ -501,8 +506,8 @@ ngx_http_kochava_process(ngx_http_request_t *r, ngx_http_kochava_ctx_t *ctx)
 
 /* the body as one piece of memory, wherever nginx buffered it */
 
-static ngx_int_t
-ngx_http_kochava_read_body(ngx_http_request_t *r, ngx_str_t *body)
+ngx_int_t
+ngx_http_kochava_request_body(ngx_http_request_t *r, ngx_str_t *body)
 {
     u_char       *p;
     off_t         len;
@@ -681,7 +686,13 @@ ngx_http_kochava_send_json(ngx_http_request_t *r, ngx_uint_t status,
 
         h->hash = 1;
         ngx_str_set(&h->key, "Allow");
-        ngx_str_set(&h->value, "POST, OPTIONS");
+
+        if (klcf->postback == NGX_CONF_UNSET_UINT) {
+            ngx_str_set(&h->value, "POST, OPTIONS");
+
+        } else {
+            ngx_str_set(&h->value, "GET, POST");
+        }
     }
 
     if (status == NGX_HTTP_SERVICE_UNAVAILABLE) {

@@ -45,6 +45,7 @@ typedef struct {
     ngx_http_kochava_pass_t       pass[KOCHAVA_NDESTS];
     ngx_str_t                     pass_conf[KOCHAVA_NDESTS];
 
+    ngx_uint_t                    postback;       /* unset: none */
     ngx_uint_t                    delivery;
     size_t                        max_body_size;
     size_t                        max_message_size;
@@ -74,6 +75,7 @@ typedef struct {
     u_char                       *answer;
     size_t                        answer_len;
     kochava_outcome_e             outcome;
+    size_t                        errors;         /* Braze's errors[] */
 
     unsigned                      done:1;
 } ngx_http_kochava_sr_t;
@@ -107,6 +109,9 @@ extern ngx_module_t  ngx_http_kochava_module;
 
 
 ngx_int_t ngx_http_kochava_ingest_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_kochava_postback_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_kochava_request_body(ngx_http_request_t *r,
+    ngx_str_t *body);
 
 void ngx_http_kochava_allocator(ngx_http_request_t *r,
     kochava_allocator_t *a);

@@ -23,9 +23,7 @@ typedef enum {
 } ngx_http_kochava_count_e;
 
 
-static ngx_int_t ngx_http_kochava_write_key_variable(ngx_http_request_t *r,
-    ngx_http_variable_value_t *v, uintptr_t data);
-static ngx_int_t ngx_http_kochava_error_variable(ngx_http_request_t *r,
+static ngx_int_t ngx_http_kochava_str_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_kochava_count_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
@@ -34,11 +32,13 @@ static ngx_int_t ngx_http_kochava_count_variable(ngx_http_request_t *r,
 static ngx_http_variable_t  ngx_http_kochava_vars[] = {
 
     { ngx_string("kochava_write_key"), NULL,
-      ngx_http_kochava_write_key_variable, 0,
+      ngx_http_kochava_str_variable,
+      offsetof(ngx_http_kochava_ctx_t, write_key),
       NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
     { ngx_string("kochava_error"), NULL,
-      ngx_http_kochava_error_variable, 0,
+      ngx_http_kochava_str_variable,
+      offsetof(ngx_http_kochava_ctx_t, error),
       NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
     { ngx_string("kochava_messages"), NULL,
@@ -84,10 +84,13 @@ ngx_http_kochava_add_variables(ngx_conf_t *cf)
 }
 
 
+/* a string of the request's context, at offset data; empty: not found */
+
 static ngx_int_t
-ngx_http_kochava_write_key_variable(ngx_http_request_t *r,
+ngx_http_kochava_str_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
+    ngx_str_t               *value;
     ngx_http_kochava_ctx_t  *ctx;
 
     ctx = ngx_http_get_module_ctx(r->main, ngx_http_kochava_module);
@@ -97,31 +100,15 @@ ngx_http_kochava_write_key_variable(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    v->data = ctx->write_key.data;
-    v->len = ctx->write_key.len;
-    v->valid = 1;
-    v->no_cacheable = 1;
-    v->not_found = 0;
+    value = (ngx_str_t *) ((char *) ctx + data);
 
-    return NGX_OK;
-}
-
-
-static ngx_int_t
-ngx_http_kochava_error_variable(ngx_http_request_t *r,
-    ngx_http_variable_value_t *v, uintptr_t data)
-{
-    ngx_http_kochava_ctx_t  *ctx;
-
-    ctx = ngx_http_get_module_ctx(r->main, ngx_http_kochava_module);
-
-    if (ctx == NULL || ctx->error.len == 0) {
+    if (value->len == 0) {
         v->not_found = 1;
         return NGX_OK;
     }
 
-    v->data = ctx->error.data;
-    v->len = ctx->error.len;
+    v->data = value->data;
+    v->len = value->len;
     v->valid = 1;
     v->no_cacheable = 1;
     v->not_found = 0;

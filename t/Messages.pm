@@ -12,6 +12,7 @@ use IO::Compress::Deflate qw(deflate $DeflateError);
 use Exporter 'import';
 
 our @EXPORT = qw(json android_track android_device kochava_event
+                 install_attributed braze_body
                  gzipped deflated chunked basic_auth ingest_config
                  KEY GUID TS USERTIME);
 
@@ -80,6 +81,53 @@ sub kochava_event {
     $body->{data}{$_} = $data{$_} for keys %data;
 
     return $body;
+}
+
+# a Segment "Install Attributed" track; campaign keys as Segment names them
+sub install_attributed {
+    my ($user, %campaign) = @_;
+
+    return {
+        type       => 'track',
+        messageId  => "ia-$user",
+        timestamp  => TS,
+        userId     => $user,
+        event      => 'Install Attributed',
+        properties => { provider => 'Kochava', campaign => {%campaign} },
+    };
+}
+
+# a Braze /users/track body; each install is [key => value, %attribution]
+sub braze_body {
+    my (@installs) = @_;
+
+    my (@attributes, @events);
+
+    for my $i (@installs) {
+        my ($kind, $id, %a) = @$i;
+        my %key = ($kind => $id);
+        my $time = delete $a{time} // TS;
+        my $provider = delete $a{provider} // 'Kochava';
+
+        if ($kind eq 'user_alias') {
+            %key = (user_alias => $id, _update_existing_only => JSON::PP::false);
+        }
+
+        my %attr = %key;
+        my %props = (provider => $provider);
+
+        for my $f (qw(source campaign adgroup ad)) {
+            next unless defined $a{$f};
+            $attr{"attributed_$f"} = $a{$f};
+            $props{$f} = $a{$f};
+        }
+
+        push @attributes, \%attr;
+        push @events, { %key, name => 'Install Attributed', time => $time,
+                        properties => \%props };
+    }
+
+    return { attributes => \@attributes, events => \@events };
 }
 
 sub gzipped {

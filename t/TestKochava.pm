@@ -28,7 +28,8 @@ package t::TestKochava;
 # --- kochava / kochava_identity / braze
 #     a JSON array of the bodies the mock must have received for that
 #     destination: compared as parsed JSON (key order free) and as a
-#     multiset (order free); {"$near_now": D} is now + D seconds within 5 s;
+#     multiset (order free); {"$near_now": D} is now + D seconds within 5 s
+#     (epoch seconds, or an ISO-8601 UTC string such as Braze's "time");
 #     [] means nothing at all was sent there.
 # --- upstream_requests_like
 #     a regex (or, with eval, a qr// or an array of them) that EVERY request
@@ -188,16 +189,28 @@ sub is_bool ($) {
     return ref $_[0] && JSON::PP::is_bool($_[0]);
 }
 
+# "2024-03-20T19:26:56Z" or with ".123Z": epoch seconds, or undef
+sub iso8601_epoch {
+    my ($s) = @_;
+
+    return undef unless defined $s && !ref $s
+        && $s =~ /^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.\d+)?Z$/;
+
+    require Time::Local;
+    return Time::Local::timegm($6, $5, $4, $3, $2 - 1, $1);
+}
+
 # does $got equal $want (parsed JSON)?  {"$near_now": D} in $want matches a
-# number within 5 s of now + D
+# number, or an ISO-8601 UTC time, within 5 s of now + D
 sub json_match ($$);
 sub json_match ($$) {
     my ($want, $got) = @_;
 
     if (ref $want eq 'HASH') {
         if (keys %$want == 1 && exists $want->{'$near_now'}) {
-            return 0 unless is_number($got);
-            return abs($got - (time() + $want->{'$near_now'})) <= 5;
+            my $t = is_number($got) ? $got : iso8601_epoch($got);
+            return 0 unless defined $t;
+            return abs($t - (time() + $want->{'$near_now'})) <= 5;
         }
         return 0 unless ref $got eq 'HASH' && keys %$got == keys %$want;
         for my $k (keys %$want) {
