@@ -14,7 +14,8 @@
 
 static json_t *kochava_braze_value(json_t *value);
 static int kochava_braze_user(kochava_msg_t *msg, json_t *props,
-    json_t *obj);
+    kochava_braze_install_t *in);
+static int kochava_braze_key(kochava_braze_install_t *in, json_t *obj);
 static int kochava_braze_set(json_t *obj, const char *key, json_t *value);
 
 
@@ -27,15 +28,14 @@ static int kochava_braze_set(json_t *obj, const char *key, json_t *value);
 int
 kochava_braze_install(kochava_msg_t *msg, kochava_braze_item_t *item)
 {
-    int          rc;
-    char         time[KOCHAVA_TIME_LEN];
-    size_t       n;
-    json_t      *props, *campaign, *source, *name, *adgroup, *ad;
-    json_t      *provider, *attr, *event, *eprops;
-    const char  *s;
+    int                       rc;
+    json_t                   *props, *campaign;
+    kochava_braze_install_t   in;
 
     item->attribute = NULL;
     item->event = NULL;
+
+    kochava_braze_zero(&in);
 
     props = json_object_get(msg->obj, "properties");
     if (!json_is_object(props)) {
@@ -47,9 +47,40 @@ kochava_braze_install(kochava_msg_t *msg, kochava_braze_item_t *item)
         campaign = NULL;
     }
 
-    source = campaign ? kochava_braze_value(json_object_get(campaign,
-                                                            "source"))
-                      : NULL;
+    in.source = campaign ? kochava_braze_value(json_object_get(campaign,
+                                                               "source"))
+                         : NULL;
+
+    if (kochava_braze_organic(in.source)) {
+        kochava_braze_install_free(&in);
+        return 1;
+    }
+
+    in.campaign = kochava_braze_value(json_object_get(campaign, "name"));
+    in.adgroup = kochava_braze_value(json_object_get(campaign, "ad_group"));
+    in.ad = kochava_braze_value(json_object_get(campaign, "ad_creative"));
+    in.provider = kochava_braze_value(json_object_get(props, "provider"));
+    in.time_ms = msg->timestamp_ms;
+
+    rc = kochava_braze_user(msg, props, &in);
+
+    if (rc == 0) {
+        rc = kochava_braze_item(&in, item);
+    }
+
+    kochava_braze_install_free(&in);
+
+    return rc;
+}
+
+
+/* organic: no source, or "organic" / "unattributed" in any case */
+
+int
+kochava_braze_organic(json_t *source)
+{
+    size_t       n;
+    const char  *s;
 
     if (source == NULL) {
         return 1;
@@ -58,17 +89,22 @@ kochava_braze_install(kochava_msg_t *msg, kochava_braze_item_t *item)
     s = json_string_value(source);
     n = json_string_length(source);
 
-    if (kochava_strcaseeq(s, n, "organic")
-        || kochava_strcaseeq(s, n, "unattributed"))
-    {
-        json_decref(source);
-        return 1;
-    }
+    return kochava_strcaseeq(s, n, "organic")
+           || kochava_strcaseeq(s, n, "unattributed");
+}
 
-    name = kochava_braze_value(json_object_get(campaign, "name"));
-    adgroup = kochava_braze_value(json_object_get(campaign, "ad_group"));
-    ad = kochava_braze_value(json_object_get(campaign, "ad_creative"));
-    provider = kochava_braze_value(json_object_get(props, "provider"));
+
+/*
+ * The attribute and the event of an attributed install, whichever path it
+ * came from: 0, or -2 on allocation failure.
+ */
+
+int
+kochava_braze_item(kochava_braze_install_t *in, kochava_braze_item_t *item)
+{
+    int      rc;
+    char     time[KOCHAVA_TIME_LEN];
+    json_t  *attr, *event, *eprops;
 
     rc = -2;
 
@@ -80,34 +116,24 @@ kochava_braze_install(kochava_msg_t *msg, kochava_braze_item_t *item)
         goto done;
     }
 
-    rc = kochava_braze_user(msg, props, attr);
-    if (rc != 0) {
-        goto done;
-    }
+    kochava_time_format(in->time_ms, time);
 
-    rc = kochava_braze_user(msg, props, event);
-    if (rc != 0) {
-        goto done;
-    }
-
-    rc = -2;
-
-    kochava_time_format(msg->timestamp_ms, time);
-
-    if (kochava_braze_set(attr, "attributed_source", source) != 0
-        || kochava_braze_set(attr, "attributed_campaign", name) != 0
-        || kochava_braze_set(attr, "attributed_adgroup", adgroup) != 0
-        || kochava_braze_set(attr, "attributed_ad", ad) != 0
+    if (kochava_braze_key(in, attr) != 0
+        || kochava_braze_key(in, event) != 0
+        || kochava_braze_set(attr, "attributed_source", in->source) != 0
+        || kochava_braze_set(attr, "attributed_campaign", in->campaign) != 0
+        || kochava_braze_set(attr, "attributed_adgroup", in->adgroup) != 0
+        || kochava_braze_set(attr, "attributed_ad", in->ad) != 0
         || json_object_set_new_nocheck(event, "name",
                json_string_nocheck("Install Attributed")) != 0
         || json_object_set_new_nocheck(event, "time",
                json_string_nocheck(time)) != 0
         || json_object_set_nocheck(event, "properties", eprops) != 0
-        || kochava_braze_set(eprops, "provider", provider) != 0
-        || kochava_braze_set(eprops, "source", source) != 0
-        || kochava_braze_set(eprops, "campaign", name) != 0
-        || kochava_braze_set(eprops, "adgroup", adgroup) != 0
-        || kochava_braze_set(eprops, "ad", ad) != 0)
+        || kochava_braze_set(eprops, "provider", in->provider) != 0
+        || kochava_braze_set(eprops, "source", in->source) != 0
+        || kochava_braze_set(eprops, "campaign", in->campaign) != 0
+        || kochava_braze_set(eprops, "adgroup", in->adgroup) != 0
+        || kochava_braze_set(eprops, "ad", in->ad) != 0)
     {
         goto done;
     }
@@ -116,7 +142,6 @@ kochava_braze_install(kochava_msg_t *msg, kochava_braze_item_t *item)
     item->event = event;
     attr = NULL;
     event = NULL;
-
     rc = 0;
 
 done:
@@ -124,13 +149,22 @@ done:
     json_decref(attr);
     json_decref(event);
     json_decref(eprops);
-    json_decref(source);
-    json_decref(name);
-    json_decref(adgroup);
-    json_decref(ad);
-    json_decref(provider);
 
     return rc;
+}
+
+
+void
+kochava_braze_install_free(kochava_braze_install_t *in)
+{
+    json_decref(in->id);
+    json_decref(in->source);
+    json_decref(in->campaign);
+    json_decref(in->adgroup);
+    json_decref(in->ad);
+    json_decref(in->provider);
+
+    kochava_braze_zero(in);
 }
 
 
@@ -166,50 +200,72 @@ kochava_braze_set(json_t *obj, const char *key, json_t *value)
 
 
 /*
- * The user key, first present wins: braze_id, external_id (userId), or
- * user_alias (anonymousId) with "_update_existing_only": false.
+ * The user key of a Segment message, first present wins: braze_id,
+ * external_id (userId), or an alias of the anonymousId.  -1: none.
  */
 
 static int
-kochava_braze_user(kochava_msg_t *msg, json_t *props, json_t *obj)
+kochava_braze_user(kochava_msg_t *msg, json_t *props,
+    kochava_braze_install_t *in)
 {
-    int      rc;
-    json_t  *id, *traits, *alias;
+    json_t  *traits;
 
-    id = props ? kochava_braze_value(json_object_get(props, "braze_id"))
-               : NULL;
+    in->id = props ? kochava_braze_value(json_object_get(props, "braze_id"))
+                   : NULL;
 
-    if (id == NULL) {
+    if (in->id == NULL) {
         traits = kochava_msg_context(msg, "traits");
 
         if (json_is_object(traits)) {
-            id = kochava_braze_value(json_object_get(traits, "braze_id"));
+            in->id = kochava_braze_value(json_object_get(traits,
+                                                         "braze_id"));
         }
     }
 
-    if (id) {
-        return json_object_set_new_nocheck(obj, "braze_id", id) ? -2 : 0;
+    if (in->id) {
+        in->key = "braze_id";
+        return 0;
     }
 
     if (msg->user_id.data) {
-        rc = json_object_set_new_nocheck(obj, "external_id",
-                 json_stringn_nocheck(msg->user_id.data, msg->user_id.len));
-        return rc ? -2 : 0;
+        in->key = "external_id";
+        in->id = json_stringn_nocheck(msg->user_id.data, msg->user_id.len);
+        return in->id ? 0 : -2;
     }
 
     if (msg->anonymous_id.data == NULL) {
         return -1;
     }
 
+    in->alias_label = "segment_anonymous_id";
+    in->id = json_stringn_nocheck(msg->anonymous_id.data,
+                                  msg->anonymous_id.len);
+
+    return in->id ? 0 : -2;
+}
+
+
+/*
+ * Sets the user key on an attribute or event object: "braze_id" or
+ * "external_id", or a user_alias with "_update_existing_only": false.
+ */
+
+static int
+kochava_braze_key(kochava_braze_install_t *in, json_t *obj)
+{
+    json_t  *alias;
+
+    if (in->key) {
+        return json_object_set_nocheck(obj, in->key, in->id) ? -2 : 0;
+    }
+
     alias = json_object();
 
     if (alias == NULL
         || json_object_set_new_nocheck(obj, "user_alias", alias) != 0
-        || json_object_set_new_nocheck(alias, "alias_name",
-               json_stringn_nocheck(msg->anonymous_id.data,
-                                    msg->anonymous_id.len)) != 0
+        || json_object_set_nocheck(alias, "alias_name", in->id) != 0
         || json_object_set_new_nocheck(alias, "alias_label",
-               json_string_nocheck("segment_anonymous_id")) != 0
+               json_string_nocheck(in->alias_label)) != 0
         || json_object_set_new_nocheck(obj, "_update_existing_only",
                                        json_false()) != 0)
     {

@@ -11,6 +11,7 @@
 #define _KOCHAVA_INTERNAL_H_INCLUDED_
 
 
+#include <string.h>
 #include <jansson.h>
 
 #include "kochava_core.h"
@@ -175,8 +176,31 @@ typedef struct {
     json_t                   *event;
 } kochava_braze_item_t;
 
+/*
+ * One attributed install, from whichever path: values are JSON strings
+ * (references held) or NULL when absent.  key is "braze_id" or
+ * "external_id"; NULL means a user_alias of id labelled alias_label.
+ */
+typedef struct {
+    const char               *key;
+    json_t                   *id;
+    const char               *alias_label;
+    json_t                   *source;
+    json_t                   *campaign;
+    json_t                   *adgroup;
+    json_t                   *ad;
+    json_t                   *provider;
+    int64_t                   time_ms;
+} kochava_braze_install_t;
+
+#define kochava_braze_zero(in)  memset(in, 0, sizeof(kochava_braze_install_t))
+
 /* 0: attributed (item filled), 1: organic, -1: no user key, -2: no memory */
 int kochava_braze_install(kochava_msg_t *msg, kochava_braze_item_t *item);
+int kochava_braze_organic(json_t *source);
+int kochava_braze_item(kochava_braze_install_t *in,
+    kochava_braze_item_t *item);
+void kochava_braze_install_free(kochava_braze_install_t *in);
 json_t *kochava_braze_body(kochava_braze_item_t *items, size_t n);
 
 

@@ -25,6 +25,8 @@ static char *ngx_http_kochava_merge_names(ngx_conf_t *cf,
     ngx_http_kochava_loc_conf_t *conf, ngx_http_kochava_loc_conf_t *prev);
 static char *ngx_http_kochava_ingest(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_kochava_postback(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static char *ngx_http_kochava_event_name(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static ngx_int_t ngx_http_kochava_init_process(ngx_cycle_t *cycle);
@@ -42,6 +44,13 @@ static ngx_command_t  ngx_http_kochava_commands[] = {
     { ngx_string("kochava_ingest"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
       ngx_http_kochava_ingest,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("kochava_postback"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_kochava_postback,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
@@ -214,6 +223,7 @@ ngx_http_kochava_create_loc_conf(ngx_conf_t *cf)
      *     conf->core = { 0 };
      */
 
+    conf->postback = NGX_CONF_UNSET_UINT;
     conf->app_id = NGX_CONF_UNSET_PTR;
     conf->delivery = NGX_CONF_UNSET_UINT;
     conf->max_body_size = NGX_CONF_UNSET_SIZE;
@@ -285,6 +295,18 @@ ngx_http_kochava_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     }
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if (clcf->handler == ngx_http_kochava_postback_handler) {
+
+        if (conf->pass[KOCHAVA_DEST_BRAZE].uri.len == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"kochava_postback\" needs "
+                               "\"kochava_braze_pass\"");
+            return NGX_CONF_ERROR;
+        }
+
+        return NGX_CONF_OK;
+    }
 
     if (clcf->handler != ngx_http_kochava_ingest_handler) {
         return NGX_CONF_OK;
@@ -409,6 +431,41 @@ ngx_http_kochava_ingest(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     clcf->handler = ngx_http_kochava_ingest_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_kochava_postback(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_kochava_loc_conf_t *klcf = conf;
+
+    ngx_str_t                 *value;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    if (klcf->postback != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "kochava") == 0) {
+        klcf->postback = KOCHAVA_POSTBACK_KOCHAVA;
+
+    } else if (ngx_strcmp(value[1].data, "tune") == 0) {
+        klcf->postback = KOCHAVA_POSTBACK_TUNE;
+
+    } else {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid value \"%V\", "
+                           "it must be \"kochava\" or \"tune\"",
+                           &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_kochava_postback_handler;
 
     return NGX_CONF_OK;
 }

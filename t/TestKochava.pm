@@ -190,11 +190,11 @@ sub is_bool ($) {
 }
 
 # "2024-03-20T19:26:56Z" or with ".123Z": epoch seconds, or undef
-sub iso8601_epoch {
+sub iso8601_epoch ($) {
     my ($s) = @_;
 
     return undef unless defined $s && !ref $s
-        && $s =~ /^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.\d+)?Z$/;
+        && $s =~ /^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.\d+)?Z\z/;
 
     require Time::Local;
     return Time::Local::timegm($6, $5, $4, $3, $2 - 1, $1);

@@ -1,0 +1,447 @@
+
+/*
+ * Copyright (C) ngx_kochava_module authors
+ *
+ * Attribution postbacks from Kochava and Tune (braze.md): query strings,
+ * forms or JSON objects, turned into at most one Braze /users/track body.
+ */
+
+
+#include <stdio.h>
+#include <string.h>
+#include <stdlib.h>
+
+#include "kochava_internal.h"
+
+
+/* the parameters read, in the same order for both partners */
+typedef enum {
+    KOCHAVA_PB_SOURCE = 0,
+    KOCHAVA_PB_CAMPAIGN,
+    KOCHAVA_PB_ADGROUP,
+    KOCHAVA_PB_AD,
+    KOCHAVA_PB_BRAZE_ID,
+    KOCHAVA_PB_EXTERNAL_ID,
+    KOCHAVA_PB_ALIAS,
+    KOCHAVA_PB_N
+} kochava_pb_field_e;
+
+
+/* a form or query string has at most this many parameters looked at */
+#define KOCHAVA_PB_MAX_PARAMS  64
+
+
+typedef struct {
+    kochava_str_t             value[KOCHAVA_PB_N];
+    char                      number[KOCHAVA_PB_N][KOCHAVA_NUMBER_LEN];
+} kochava_pb_params_t;
+
+
+static const char  *kochava_pb_names[2][KOCHAVA_PB_N] = {
+    { "network", "campaign", "adgroup", "creative",
+      "braze_id", "external_id", "device_id" },
+    { "advertiser_sub_publisher", "advertiser_sub_campaign",
+      "advertiser_sub_adgroup", "advertiser_sub_ad",
+      "braze_id", "external_id", "user_id" }
+};
+
+static const char  *kochava_pb_alias_labels[2] = {
+    "kochava_device_id", "braze_install_tracking_id"
+};
+
+static const char  *kochava_pb_providers[2] = { "Kochava", "Tune" };
+
+
+static int kochava_pb_field(kochava_postback_e source, const char *name,
+    size_t len);
+static void kochava_pb_keep(kochava_pb_params_t *pb, int field,
+    const char *value, size_t len);
+static size_t kochava_pb_decode(const char *s, size_t len, char *out);
+static int kochava_pb_hex(int c);
+static void kochava_pb_form(kochava_postback_e source, const char *params,
+    size_t len, char *buf, kochava_pb_params_t *pb);
+static int kochava_pb_json(kochava_postback_e source, const char *params,
+    size_t len, json_t **root, kochava_pb_params_t *pb, char *err,
+    size_t errlen);
+static json_t *kochava_pb_string(kochava_str_t *value);
+static int kochava_pb_send(const kochava_allocator_t *a,
+    kochava_braze_install_t *in, kochava_result_t *res);
+static int kochava_pb_reject(const kochava_allocator_t *a,
+    kochava_postback_e source, kochava_result_t *res);
+
+
+int
+kochava_postback(const kochava_conf_t *conf, kochava_postback_e source,
+    int json, const char *params, size_t len, int64_t received_ms,
+    const kochava_allocator_t *a, kochava_result_t *res, char *err,
+    size_t errlen)
+{
+    int                       rc;
+    char                     *buf;
+    json_t                   *root;
+    kochava_pb_params_t       pb;
+    kochava_braze_install_t   in;
+
+    memset(res, 0, sizeof(kochava_result_t));
+    memset(&pb, 0, sizeof(kochava_pb_params_t));
+    kochava_braze_zero(&in);
+
+    if (len > conf->max_message_size) {
+        snprintf(err, errlen, "Postback too large (limit %zu bytes)",
+                 conf->max_message_size);
+        return 400;
+    }
+
+    buf = NULL;
+    root = NULL;
+
+    if (json) {
+        rc = kochava_pb_json(source, params, len, &root, &pb, err, errlen);
+        if (rc != 0) {
+            return rc;
+        }
+
+    } else {
+        buf = malloc(len + 1);
+        if (buf == NULL) {
+            return -1;
+        }
+
+        kochava_pb_form(source, params, len, buf, &pb);
+    }
+
+    res->messages = 1;
+    res->received[KOCHAVA_CALL_TRACK] = 1;
+
+    rc = -1;
+
+    in.source = kochava_pb_string(&pb.value[KOCHAVA_PB_SOURCE]);
+
+    if (kochava_braze_organic(in.source)) {
+        res->accepted = 1;
+        res->skipped = 1;
+        res->braze_organic = 1;
+        rc = 0;
+        goto done;
+    }
+
+    res->braze_attributed = 1;
+
+    if (pb.value[KOCHAVA_PB_BRAZE_ID].data) {
+        in.key = "braze_id";
+        in.id = kochava_pb_string(&pb.value[KOCHAVA_PB_BRAZE_ID]);
+
+    } else if (pb.value[KOCHAVA_PB_EXTERNAL_ID].data) {
+        in.key = "external_id";
+        in.id = kochava_pb_string(&pb.value[KOCHAVA_PB_EXTERNAL_ID]);
+
+    } else if (pb.value[KOCHAVA_PB_ALIAS].data) {
+        in.alias_label = kochava_pb_alias_labels[source];
+        in.id = kochava_pb_string(&pb.value[KOCHAVA_PB_ALIAS]);
+    }
+
+    if (in.id == NULL) {
+        rc = kochava_pb_reject(a, source, res);
+        goto done;
+    }
+
+    in.campaign = kochava_pb_string(&pb.value[KOCHAVA_PB_CAMPAIGN]);
+    in.adgroup = kochava_pb_string(&pb.value[KOCHAVA_PB_ADGROUP]);
+    in.ad = kochava_pb_string(&pb.value[KOCHAVA_PB_AD]);
+    in.provider = json_string_nocheck(kochava_pb_providers[source]);
+    in.time_ms = received_ms;
+
+    res->accepted = 1;
+
+    if (!conf->braze) {
+        res->skipped = 1;
+        rc = 0;
+        goto done;
+    }
+
+    rc = kochava_pb_send(a, &in, res);
+
+done:
+
+    kochava_braze_install_free(&in);
+    json_decref(root);
+    free(buf);
+
+    return rc;
+}
+
+
+/* which field a parameter name is, or -1 */
+
+static int
+kochava_pb_field(kochava_postback_e source, const char *name, size_t len)
+{
+    int  i;
+
+    for (i = 0; i < KOCHAVA_PB_N; i++) {
+        if (strlen(kochava_pb_names[source][i]) == len
+            && memcmp(kochava_pb_names[source][i], name, len) == 0)
+        {
+            return i;
+        }
+    }
+
+    return -1;
+}
+
+
+/*
+ * Keeps a value unless it is empty or a macro the partner left unexpanded
+ * ("{user_id}"): the first such value of a parameter wins.
+ */
+
+static void
+kochava_pb_keep(kochava_pb_params_t *pb, int field, const char *value,
+    size_t len)
+{
+    if (field < 0 || pb->value[field].data != NULL || len == 0) {
+        return;
+    }
+
+    if (len >= 2 && value[0] == '{' && value[len - 1] == '}'
+        && memchr(value + 1, '{', len - 2) == NULL
+        && memchr(value + 1, '}', len - 2) == NULL)
+    {
+        return;
+    }
+
+    pb->value[field].data = value;
+    pb->value[field].len = len;
+}
+
+
+/* "a=1&b=%7Bx%7D": names and values decoded once, into buf */
+
+static void
+kochava_pb_form(kochava_postback_e source, const char *params, size_t len,
+    char *buf, kochava_pb_params_t *pb)
+{
+    int          field;
+    size_t       name_len, value_len, count;
+    const char  *p, *end, *amp, *eq;
+
+    p = params;
+    end = params + len;
+    count = 0;
+
+    while (p < end && count++ < KOCHAVA_PB_MAX_PARAMS) {
+        amp = memchr(p, '&', end - p);
+        if (amp == NULL) {
+            amp = end;
+        }
+
+        eq = memchr(p, '=', amp - p);
+
+        if (eq != NULL) {
+            name_len = kochava_pb_decode(p, eq - p, buf);
+            field = kochava_pb_field(source, buf, name_len);
+
+            if (field >= 0) {
+                value_len = kochava_pb_decode(eq + 1, amp - (eq + 1), buf);
+                kochava_pb_keep(pb, field, buf, value_len);
+                buf += value_len;
+            }
+        }
+
+        p = amp + 1;
+    }
+}
+
+
+/* URL decoding, once: %XX and '+'; a broken escape is kept as it is */
+
+static size_t
+kochava_pb_decode(const char *s, size_t len, char *out)
+{
+    int     hi, lo;
+    size_t  i, n;
+
+    for (i = 0, n = 0; i < len; i++) {
+
+        if (s[i] == '+') {
+            out[n++] = ' ';
+            continue;
+        }
+
+        if (s[i] == '%' && i + 2 < len) {
+            hi = kochava_pb_hex(s[i + 1]);
+            lo = kochava_pb_hex(s[i + 2]);
+
+            if (hi >= 0 && lo >= 0) {
+                out[n++] = (char) (hi << 4 | lo);
+                i += 2;
+                continue;
+            }
+        }
+
+        out[n++] = s[i];
+    }
+
+    return n;
+}
+
+
+static int
+kochava_pb_hex(int c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+
+    c |= 0x20;
+
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+
+    return -1;
+}
+
+
+/* a JSON object: strings as they are, numbers as their strings */
+
+static int
+kochava_pb_json(kochava_postback_e source, const char *params, size_t len,
+    json_t **root, kochava_pb_params_t *pb, char *err, size_t errlen)
+{
+    int           field;
+    size_t        n;
+    json_t       *value;
+    const char   *key;
+    json_error_t  error;
+
+    *root = json_loadb(params, len, JSON_REJECT_DUPLICATES, &error);
+
+    if (*root == NULL) {
+        snprintf(err, errlen, "Invalid JSON: %s (line %d, column %d)",
+                 error.text, error.line, error.column);
+        return 400;
+    }
+
+    if (!json_is_object(*root)) {
+        json_decref(*root);
+        *root = NULL;
+        snprintf(err, errlen, "Invalid JSON: body is not an object");
+        return 400;
+    }
+
+    json_object_foreach(*root, key, value) {
+        field = kochava_pb_field(source, key, strlen(key));
+
+        if (field < 0) {
+            continue;
+        }
+
+        if (json_is_string(value)) {
+            kochava_pb_keep(pb, field, json_string_value(value),
+                            json_string_length(value));
+            continue;
+        }
+
+        n = kochava_number_string(value, pb->number[field],
+                                  KOCHAVA_NUMBER_LEN);
+        kochava_pb_keep(pb, field, pb->number[field], n);
+    }
+
+    return 0;
+}
+
+
+/* a value as a JSON string; NULL when absent or not valid UTF-8 */
+
+static json_t *
+kochava_pb_string(kochava_str_t *value)
+{
+    if (value->data == NULL) {
+        return NULL;
+    }
+
+    return json_stringn(value->data, value->len);
+}
+
+
+static int
+kochava_pb_send(const kochava_allocator_t *a, kochava_braze_install_t *in,
+    kochava_result_t *res)
+{
+    json_t                *body;
+    kochava_out_t         *out;
+    kochava_scratch_t      scratch;
+    kochava_braze_item_t   item;
+
+    if (kochava_braze_item(in, &item) != 0) {
+        return -1;
+    }
+
+    body = kochava_braze_body(&item, 1);
+
+    json_decref(item.attribute);
+    json_decref(item.event);
+
+    if (body == NULL) {
+        return -1;
+    }
+
+    out = a->alloc(a->data, sizeof(kochava_out_t));
+    if (out == NULL) {
+        json_decref(body);
+        return -1;
+    }
+
+    memset(out, 0, sizeof(kochava_out_t));
+    memset(&scratch, 0, sizeof(kochava_scratch_t));
+
+    out->dest = KOCHAVA_DEST_BRAZE;
+    out->count = 1;
+    out->type = KOCHAVA_CALL_TRACK;
+    out->body = kochava_dump(&scratch, body, a, &out->len);
+
+    kochava_scratch_free(&scratch);
+    json_decref(body);
+
+    if (out->body == NULL) {
+        return -1;
+    }
+
+    res->outs = out;
+    res->nouts = 1;
+
+    return 0;
+}
+
+
+static int
+kochava_pb_reject(const kochava_allocator_t *a, kochava_postback_e source,
+    kochava_result_t *res)
+{
+    char               text[160];
+    kochava_reject_t  *reject;
+
+    reject = a->alloc(a->data, sizeof(kochava_reject_t));
+    if (reject == NULL) {
+        return -1;
+    }
+
+    snprintf(text, sizeof(text),
+             "no user key: braze_id, external_id or %s is required",
+             kochava_pb_names[source][KOCHAVA_PB_ALIAS]);
+
+    memset(reject, 0, sizeof(kochava_reject_t));
+
+    reject->reason = KOCHAVA_REASON_BRAZE_USER;
+    reject->error = kochava_strndup(a, text, strlen(text));
+
+    if (reject->error == NULL) {
+        return -1;
+    }
+
+    res->rejects = reject;
+    res->rejected = 1;
+
+    return 0;
+}
