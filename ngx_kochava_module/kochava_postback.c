@@ -27,7 +27,12 @@ typedef enum {
 } kochava_pb_field_e;
 
 
-/* a form or query string has at most this many parameters looked at */
+/*
+ * The work is bounded: the parameters are at most conf->max_message_size
+ * bytes, and only the first KOCHAVA_PB_MAX_PARAMS of them are looked at
+ * (pairs of a form or query string, empty ones included; members of a
+ * JSON object).  A partner sends about ten.
+ */
 #define KOCHAVA_PB_MAX_PARAMS  64
 
 
@@ -52,8 +57,12 @@ static const char  *kochava_pb_alias_labels[2] = {
 static const char  *kochava_pb_providers[2] = { "Kochava", "Tune" };
 
 
+static int kochava_pb_install(kochava_pb_params_t *pb,
+    kochava_postback_e source, int64_t received_ms,
+    kochava_braze_install_t *in);
 static int kochava_pb_field(kochava_postback_e source, const char *name,
     size_t len);
+static int kochava_pb_utf8(const unsigned char *p, size_t len);
 static void kochava_pb_keep(kochava_pb_params_t *pb, int field,
     const char *value, size_t len);
 static size_t kochava_pb_decode(const char *s, size_t len, char *out);
@@ -63,7 +72,7 @@ static void kochava_pb_form(kochava_postback_e source, const char *params,
 static int kochava_pb_json(kochava_postback_e source, const char *params,
     size_t len, json_t **root, kochava_pb_params_t *pb, char *err,
     size_t errlen);
-static json_t *kochava_pb_string(kochava_str_t *value);
+static int kochava_pb_string(kochava_str_t *value, json_t **out);
 static int kochava_pb_send(const kochava_allocator_t *a,
     kochava_braze_install_t *in, kochava_result_t *res);
 static int kochava_pb_reject(const kochava_allocator_t *a,
@@ -113,49 +122,31 @@ kochava_postback(const kochava_conf_t *conf, kochava_postback_e source,
     res->messages = 1;
     res->received[KOCHAVA_CALL_TRACK] = 1;
 
-    rc = -1;
+    rc = kochava_pb_install(&pb, source, received_ms, &in);
+    if (rc != 0) {
+        goto done;
+    }
 
-    in.source = kochava_pb_string(&pb.value[KOCHAVA_PB_SOURCE]);
+    /* organic: answered, even without a user key, so it is not retried */
 
     if (kochava_braze_organic(in.source)) {
         res->accepted = 1;
         res->skipped = 1;
         res->braze_organic = 1;
-        rc = 0;
         goto done;
     }
 
     res->braze_attributed = 1;
-
-    if (pb.value[KOCHAVA_PB_BRAZE_ID].data) {
-        in.key = "braze_id";
-        in.id = kochava_pb_string(&pb.value[KOCHAVA_PB_BRAZE_ID]);
-
-    } else if (pb.value[KOCHAVA_PB_EXTERNAL_ID].data) {
-        in.key = "external_id";
-        in.id = kochava_pb_string(&pb.value[KOCHAVA_PB_EXTERNAL_ID]);
-
-    } else if (pb.value[KOCHAVA_PB_ALIAS].data) {
-        in.alias_label = kochava_pb_alias_labels[source];
-        in.id = kochava_pb_string(&pb.value[KOCHAVA_PB_ALIAS]);
-    }
 
     if (in.id == NULL) {
         rc = kochava_pb_reject(a, source, res);
         goto done;
     }
 
-    in.campaign = kochava_pb_string(&pb.value[KOCHAVA_PB_CAMPAIGN]);
-    in.adgroup = kochava_pb_string(&pb.value[KOCHAVA_PB_ADGROUP]);
-    in.ad = kochava_pb_string(&pb.value[KOCHAVA_PB_AD]);
-    in.provider = json_string_nocheck(kochava_pb_providers[source]);
-    in.time_ms = received_ms;
-
     res->accepted = 1;
 
     if (!conf->braze) {
         res->skipped = 1;
-        rc = 0;
         goto done;
     }
 
@@ -168,6 +159,51 @@ done:
     free(buf);
 
     return rc;
+}
+
+
+/*
+ * The neutral install of kochava_braze.c: every value kept, as a JSON
+ * string; the user key, first present wins: braze_id, external_id, or an
+ * alias of the partner's own id (in->id stays NULL when there is none).
+ * 0, or -1 on allocation failure.
+ */
+
+static int
+kochava_pb_install(kochava_pb_params_t *pb, kochava_postback_e source,
+    int64_t received_ms, kochava_braze_install_t *in)
+{
+    int  key;
+
+    if (pb->value[KOCHAVA_PB_BRAZE_ID].data) {
+        key = KOCHAVA_PB_BRAZE_ID;
+        in->key = "braze_id";
+
+    } else if (pb->value[KOCHAVA_PB_EXTERNAL_ID].data) {
+        key = KOCHAVA_PB_EXTERNAL_ID;
+        in->key = "external_id";
+
+    } else {
+        key = KOCHAVA_PB_ALIAS;
+        in->alias_label = kochava_pb_alias_labels[source];
+    }
+
+    in->time_ms = received_ms;
+    in->provider = json_string_nocheck(kochava_pb_providers[source]);
+
+    if (in->provider == NULL
+        || kochava_pb_string(&pb->value[key], &in->id) != 0
+        || kochava_pb_string(&pb->value[KOCHAVA_PB_SOURCE], &in->source) != 0
+        || kochava_pb_string(&pb->value[KOCHAVA_PB_CAMPAIGN], &in->campaign)
+           != 0
+        || kochava_pb_string(&pb->value[KOCHAVA_PB_ADGROUP], &in->adgroup)
+           != 0
+        || kochava_pb_string(&pb->value[KOCHAVA_PB_AD], &in->ad) != 0)
+    {
+        return -1;
+    }
+
+    return 0;
 }
 
 
@@ -191,8 +227,9 @@ kochava_pb_field(kochava_postback_e source, const char *name, size_t len)
 
 
 /*
- * Keeps a value unless it is empty or a macro the partner left unexpanded
- * ("{user_id}"): the first such value of a parameter wins.
+ * Keeps a value unless it is empty, a macro the partner left unexpanded
+ * (the whole value is "{...}" with no brace inside, e.g. "{user_id}") or
+ * not UTF-8: the first value kept of a parameter wins.
  */
 
 static void
@@ -210,8 +247,64 @@ kochava_pb_keep(kochava_pb_params_t *pb, int field, const char *value,
         return;
     }
 
+    if (!kochava_pb_utf8((const unsigned char *) value, len)) {
+        return;
+    }
+
     pb->value[field].data = value;
     pb->value[field].len = len;
+}
+
+
+/* valid UTF-8 as jansson wants it: no overlong form, surrogate or > 10FFFF */
+
+static int
+kochava_pb_utf8(const unsigned char *p, size_t len)
+{
+    size_t         i, n;
+    unsigned char  c, lo, hi;
+
+    i = 0;
+
+    while (i < len) {
+        c = p[i++];
+
+        if (c < 0x80) {
+            continue;
+        }
+
+        lo = 0x80;
+        hi = 0xbf;
+
+        if (c >= 0xc2 && c <= 0xdf) {
+            n = 1;
+
+        } else if (c >= 0xe0 && c <= 0xef) {
+            n = 2;
+            lo = (c == 0xe0) ? 0xa0 : 0x80;
+            hi = (c == 0xed) ? 0x9f : 0xbf;
+
+        } else if (c >= 0xf0 && c <= 0xf4) {
+            n = 3;
+            lo = (c == 0xf0) ? 0x90 : 0x80;
+            hi = (c == 0xf4) ? 0x8f : 0xbf;
+
+        } else {
+            return 0;
+        }
+
+        if (len - i < n || p[i] < lo || p[i] > hi) {
+            return 0;
+        }
+
+        for (i++, n--; n; i++, n--) {
+            if ((p[i] & 0xc0) != 0x80) {
+                return 0;
+            }
+        }
+    }
+
+    return 1;
 }
 
 
@@ -310,7 +403,7 @@ kochava_pb_json(kochava_postback_e source, const char *params, size_t len,
     json_t **root, kochava_pb_params_t *pb, char *err, size_t errlen)
 {
     int           field;
-    size_t        n;
+    size_t        n, count;
     json_t       *value;
     const char   *key;
     json_error_t  error;
@@ -330,7 +423,13 @@ kochava_pb_json(kochava_postback_e source, const char *params, size_t len,
         return 400;
     }
 
+    count = 0;
+
     json_object_foreach(*root, key, value) {
+        if (count++ == KOCHAVA_PB_MAX_PARAMS) {
+            break;
+        }
+
         field = kochava_pb_field(source, key, strlen(key));
 
         if (field < 0) {
@@ -352,16 +451,18 @@ kochava_pb_json(kochava_postback_e source, const char *params, size_t len,
 }
 
 
-/* a value as a JSON string; NULL when absent or not valid UTF-8 */
+/* a value kept (valid UTF-8) as a JSON string: 0, or -1 without memory */
 
-static json_t *
-kochava_pb_string(kochava_str_t *value)
+static int
+kochava_pb_string(kochava_str_t *value, json_t **out)
 {
     if (value->data == NULL) {
-        return NULL;
+        return 0;
     }
 
-    return json_stringn(value->data, value->len);
+    *out = json_stringn_nocheck(value->data, value->len);
+
+    return *out ? 0 : -1;
 }
 
 
