@@ -6,6 +6,8 @@
 #   make stop     stop it
 #   make test     unit tests, nginx-level tests and the conformance cases
 #   make test-sdk real Segment SDKs (npm) against the "make run" edge
+#   make fuzz     libFuzzer targets over the core (FUZZ_SECONDS each)
+#   make test-asan, make test-valgrind
 #   make clean    remove build/
 #   make bench    throughput, memory, 2,500 batches (bench/run; not a test)
 #   make bench-core  the core alone vs jansson (build/bench/bench_core)
@@ -37,7 +39,8 @@ CORE_LIBS    := -ljansson -lz -lm
 # Debian packages the build and the tests need
 DEB_PACKAGES := build-essential nginx-core nginx-dev libjansson-dev \
                 libcurl4-openssl-dev zlib1g-dev libtest-base-perl \
-                libtext-diff-perl libnginx-mod-http-echo curl wrk
+                libtext-diff-perl libnginx-mod-http-echo curl clang \
+                libclang-rt-14-dev wrk
 
 # prove finds our Test::Nginx::Socket only where the real one is missing
 PROVE_INC    := $(shell perl -MTest::Nginx::Socket -e1 2>/dev/null \
@@ -56,7 +59,17 @@ SDK_DIR      := $(BUILD)/sdk
 SDK_PACKAGES := @segment/analytics-node@3 @rudderstack/rudder-sdk-node@3
 
 
-.PHONY: all deps module unit test test-sdk run stop clean
+FUZZ_TARGETS := message batch postback
+FUZZ_BINS    := $(patsubst %,$(BUILD)/fuzz/fuzz_%,$(FUZZ_TARGETS))
+FUZZ_SECONDS ?= 60
+FUZZ_SMOKE   ?= 5
+SAN_FLAGS    := -g -O1 -fno-omit-frame-pointer \
+                -fsanitize=address,undefined -fno-sanitize-recover=undefined
+ASAN_BINS    := $(patsubst tests/unit/%.c,$(BUILD)/asan/%,$(UNIT_SRCS))
+
+
+.PHONY: all deps module unit test test-sdk run stop clean fuzz fuzz-smoke \
+        test-asan test-valgrind
 .PHONY: bench bench-core
 
 all: deps module
@@ -102,8 +115,54 @@ $(BUILD)/unit/%: tests/unit/%.c $(CORE_SRCS) $(HEADERS) tests/unit/tap.h
 	@mkdir -p $(BUILD)/unit
 	$(CC) $(CORE_CFLAGS) -Itests/unit -o $@ $< $(CORE_SRCS) $(CORE_LIBS)
 
-test: all unit
+test: all unit fuzz-smoke
 	$(TEST_ENV) prove $(PROVE_INC) $(UNIT_BINS) t/*.t
+
+# libFuzzer targets over the core, with ASan and UBSan; seeds in fuzz/corpus
+$(BUILD)/fuzz/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz_common.h $(CORE_SRCS) $(HEADERS)
+	@mkdir -p $(BUILD)/fuzz
+	clang $(SAN_FLAGS) -fsanitize=fuzzer -I$(SRC_DIR) -o $@ $< \
+	    $(CORE_SRCS) $(CORE_LIBS)
+
+# each target for FUZZ_SECONDS (make fuzz FUZZ_SECONDS=1800); what it finds
+# new is kept in build/fuzz/corpus-*, a crash in build/fuzz/crash-*
+fuzz: deps $(FUZZ_BINS)
+	@for t in $(FUZZ_TARGETS); do \
+	    mkdir -p $(BUILD)/fuzz/corpus-$$t && \
+	    $(BUILD)/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
+	        -print_final_stats=1 -artifact_prefix=$(BUILD)/fuzz/crash-$$t- \
+	        $(BUILD)/fuzz/corpus-$$t fuzz/corpus/$$t || exit 1; \
+	done
+
+# every target for a few seconds on the seeds: part of make test
+fuzz-smoke: deps $(FUZZ_BINS)
+	@for t in $(FUZZ_TARGETS); do \
+	    rm -rf $(BUILD)/fuzz/smoke-$$t && mkdir -p $(BUILD)/fuzz/smoke-$$t && \
+	    $(BUILD)/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SMOKE) -timeout=10 \
+	        -artifact_prefix=$(BUILD)/fuzz/crash-$$t- \
+	        $(BUILD)/fuzz/smoke-$$t fuzz/corpus/$$t \
+	        > $(BUILD)/fuzz/smoke-$$t.log 2>&1 \
+	    || { tail -40 $(BUILD)/fuzz/smoke-$$t.log; exit 1; }; \
+	    echo "fuzz_$$t: $$(grep -o 'Done [0-9]* runs' \
+	        $(BUILD)/fuzz/smoke-$$t.log), no crash"; \
+	done
+
+# the core's unit tests under ASan + UBSan
+$(BUILD)/asan/%: tests/unit/%.c $(CORE_SRCS) $(HEADERS) tests/unit/tap.h
+	@mkdir -p $(BUILD)/asan
+	clang $(SAN_FLAGS) -I$(SRC_DIR) -Itests/unit -o $@ $< $(CORE_SRCS) \
+	    $(CORE_LIBS)
+
+test-asan: deps $(ASAN_BINS)
+	KOCHAVA_CONFORMANCE_DIR=$(CONFORMANCE) prove $(ASAN_BINS)
+
+# unit tests and every t/ suite with nginx under valgrind memcheck; the
+# runner fails a block on any error or definite leak
+test-valgrind: all unit
+	KOCHAVA_CONFORMANCE_DIR=$(CONFORMANCE) prove --exec 'valgrind -q \
+	    --leak-check=full --errors-for-leak-kinds=definite \
+	    --error-exitcode=99' $(UNIT_BINS)
+	$(TEST_ENV) TEST_NGINX_USE_VALGRIND=1 prove $(PROVE_INC) t/*.t
 
 # real SDKs from npm against the "make run" edge (needs node and npm)
 test-sdk: run
