@@ -405,7 +405,8 @@ ngx_http_kochava_process(ngx_http_request_t *r, ngx_http_kochava_ctx_t *ctx)
 
     if (rc != 0) {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "kochava: body refused: %s", err);
+                      "kochava: body refused: %V",
+                      ngx_http_kochava_log_text(r, err));
 
         ctx->error.len = ngx_strlen(err);
         ctx->error.data = ngx_pnalloc(r->pool, ctx->error.len);
@@ -634,10 +635,10 @@ ngx_http_kochava_log_rejects(ngx_http_request_t *r, kochava_result_t *res)
 
     for (i = 0; i < res->rejected; i++) {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "kochava: message %uD rejected (%s): %s",
+                      "kochava: message %uD rejected (%s): %V",
                       res->rejects[i].index,
                       kochava_reason_name(res->rejects[i].reason),
-                      res->rejects[i].error);
+                      ngx_http_kochava_log_text(r, res->rejects[i].error));
     }
 }
 
@@ -811,6 +812,50 @@ ngx_http_kochava_cors_headers(ngx_http_request_t *r)
     ngx_str_set(&h->value, "Origin");
 
     return NGX_OK;
+}
+
+
+/*
+ * A text that may quote the client's bytes (the parser's "near '...'"),
+ * made safe for a log line: control bytes become \xNN, so a CR/LF in a
+ * body can never start a line of its own.
+ */
+
+ngx_str_t *
+ngx_http_kochava_log_text(ngx_http_request_t *r, const char *text)
+{
+    size_t      len;
+    u_char     *p;
+    ngx_str_t  *out;
+    ngx_uint_t  i, n;
+
+    static ngx_str_t  failed = ngx_string("(no memory)");
+
+    len = ngx_strlen(text);
+
+    out = ngx_palloc(r->pool, sizeof(ngx_str_t));
+    p = ngx_pnalloc(r->pool, len * 4 + 1);
+
+    if (out == NULL || p == NULL) {
+        return &failed;
+    }
+
+    out->data = p;
+
+    for (i = 0; i < len; i++) {
+        n = (u_char) text[i];
+
+        if (n < 0x20 || n == 0x7f) {
+            p = ngx_sprintf(p, "\\x%02xi", n);
+            continue;
+        }
+
+        *p++ = (u_char) n;
+    }
+
+    out->len = p - out->data;
+
+    return out;
 }
 
 

@@ -113,6 +113,8 @@ ngx_int_t ngx_http_kochava_postback_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_kochava_request_body(ngx_http_request_t *r,
     ngx_str_t *body);
 
+ngx_str_t *ngx_http_kochava_log_text(ngx_http_request_t *r,
+    const char *text);
 void ngx_http_kochava_allocator(ngx_http_request_t *r,
     kochava_allocator_t *a);
 ngx_int_t ngx_http_kochava_send_json(ngx_http_request_t *r,

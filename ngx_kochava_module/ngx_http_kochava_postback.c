@@ -145,7 +145,8 @@ ngx_http_kochava_postback_process(ngx_http_request_t *r, ngx_str_t *params,
 
     if (rc != 0) {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "kochava: %s postback refused: %s", source, err);
+                      "kochava: %s postback refused: %V", source,
+                      ngx_http_kochava_log_text(r, err));
 
         return ngx_http_kochava_send_error(r, rc, err);
     }
@@ -156,7 +157,9 @@ ngx_http_kochava_postback_process(ngx_http_request_t *r, ngx_str_t *params,
 
         ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                       "kochava: %s postback of an attributed install "
-                      "rejected: %s", source, ctx->result.rejects[0].error);
+                      "rejected: %V", source,
+                      ngx_http_kochava_log_text(r,
+                                             ctx->result.rejects[0].error));
 
         return ngx_http_kochava_send_error(r, NGX_HTTP_BAD_REQUEST,
                                            ctx->result.rejects[0].error);
