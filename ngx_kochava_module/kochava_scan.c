@@ -84,9 +84,15 @@ kochava_scan(const char *p, size_t len, int batch, size_t max_items,
                 }
             }
 
+            /* an escape as the last byte steps past the end */
+
+            if (j > len) {
+                j = len;
+            }
+
             if (batch && depth == 1 && top_object && expect_key) {
-                pending = (j - i - 1 == 5 && memcmp(p + i + 1, "batch", 5)
-                           == 0);
+                pending = (j < len && j - i - 1 == 5
+                           && memcmp(p + i + 1, "batch", 5) == 0);
                 expect_key = 0;
             }
 

@@ -139,6 +139,27 @@ main(void)
     ok(scan.too_many, "more items than allowed");
     kochava_scan_free(&scan);
 
+    /*
+     * found by fuzz_batch: a key that ends in an escape at the very end
+     * of the body once read a byte past it (ASan, valgrind see it here);
+     * the bytes are copied to a buffer of exactly their size
+     */
+
+    {
+        char  *exact;
+
+        exact = malloc(6);
+        memcpy(exact, "{\"\x90\\\x9c\\", 6);
+        kochava_scan(exact, 6, 1, 100, 2048, &scan);
+        ok(!scan.batch_found, "a key cut by the end after an escape");
+        kochava_scan_free(&scan);
+
+        rc = kochava_doc_parse(&conf, KOCHAVA_CALL_BATCH, exact, 6, &doc,
+                               err, sizeof(err));
+        is_int(rc, 400, "  and the body is 400");
+        free(exact);
+    }
+
     body = "[[[[]]]]";
     kochava_scan(body, strlen(body), 0, 0, 3, &scan);
     ok(scan.too_deep, "deeper than allowed");
