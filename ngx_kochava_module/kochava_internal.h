@@ -89,6 +89,7 @@ int kochava_name_lookup(const kochava_conf_t *conf, const char *name,
 
 size_t kochava_uri_encode(const char *s, size_t len, char *out);
 size_t kochava_number_string(json_t *value, char *buf, size_t size);
+int kochava_strncaseeq(const char *a, const char *b, size_t len);
 int kochava_strcaseeq(const char *a, size_t alen, const char *b);
 size_t kochava_utf8_length(const char *s, size_t len);
 void kochava_uuid_v4(char *buf);

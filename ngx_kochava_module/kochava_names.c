@@ -29,7 +29,6 @@ static const kochava_name_t  kochava_default_names[] = {
 };
 
 
-static int kochava_name_eq(const char *a, const char *b, size_t len);
 
 
 /*
@@ -50,7 +49,7 @@ kochava_name_lookup(const kochava_conf_t *conf, const char *name,
             row = &conf->names[i];
 
             if (row->segment_len == len
-                && kochava_name_eq(row->segment, name, len))
+                && kochava_strncaseeq(row->segment, name, len))
             {
                 out->data = row->kochava;
                 out->len = row->kochava_len;
@@ -65,7 +64,7 @@ kochava_name_lookup(const kochava_conf_t *conf, const char *name,
         row = &kochava_default_names[i];
 
         if (row->segment_len == len
-            && kochava_name_eq(row->segment, name, len))
+            && kochava_strncaseeq(row->segment, name, len))
         {
             out->data = row->kochava;
             out->len = row->kochava_len;
@@ -74,31 +73,4 @@ kochava_name_lookup(const kochava_conf_t *conf, const char *name,
     }
 
     return 0;
-}
-
-
-static int
-kochava_name_eq(const char *a, const char *b, size_t len)
-{
-    size_t         i;
-    unsigned char  ca, cb;
-
-    for (i = 0; i < len; i++) {
-        ca = (unsigned char) a[i];
-        cb = (unsigned char) b[i];
-
-        if (ca >= 'A' && ca <= 'Z') {
-            ca |= 0x20;
-        }
-
-        if (cb >= 'A' && cb <= 'Z') {
-            cb |= 0x20;
-        }
-
-        if (ca != cb) {
-            return 0;
-        }
-    }
-
-    return 1;
 }

@@ -139,21 +139,17 @@ kochava_outcome_name(kochava_outcome_e outcome)
 }
 
 
-/* case-insensitive ASCII comparison of a counted string with a C string */
+/* case-insensitive ASCII comparison of two strings of len bytes */
 
 int
-kochava_strcaseeq(const char *a, size_t alen, const char *b)
+kochava_strncaseeq(const char *a, const char *b, size_t len)
 {
     size_t         i;
     unsigned char  ca, cb;
 
-    for (i = 0; i < alen; i++) {
+    for (i = 0; i < len; i++) {
         ca = (unsigned char) a[i];
         cb = (unsigned char) b[i];
-
-        if (cb == '\0') {
-            return 0;
-        }
 
         if (ca >= 'A' && ca <= 'Z') {
             ca |= 0x20;
@@ -168,7 +164,16 @@ kochava_strcaseeq(const char *a, size_t alen, const char *b)
         }
     }
 
-    return b[alen] == '\0';
+    return 1;
+}
+
+
+/* the same of a counted string and a C string */
+
+int
+kochava_strcaseeq(const char *a, size_t alen, const char *b)
+{
+    return strlen(b) == alen && kochava_strncaseeq(a, b, alen);
 }
 
 
