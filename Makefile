@@ -66,6 +66,7 @@ FUZZ_SMOKE   ?= 5
 SAN_FLAGS    := -g -O1 -fno-omit-frame-pointer \
                 -fsanitize=address,undefined -fno-sanitize-recover=undefined
 ASAN_BINS    := $(patsubst tests/unit/%.c,$(BUILD)/asan/%,$(UNIT_SRCS))
+VALGRIND     := valgrind -q --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=99
 
 
 .PHONY: all deps module unit test test-sdk run stop clean fuzz fuzz-smoke \
@@ -159,9 +160,8 @@ test-asan: deps $(ASAN_BINS)
 # unit tests and every t/ suite with nginx under valgrind memcheck; the
 # runner fails a block on any error or definite leak
 test-valgrind: all unit
-	KOCHAVA_CONFORMANCE_DIR=$(CONFORMANCE) prove --exec 'valgrind -q \
-	    --leak-check=full --errors-for-leak-kinds=definite \
-	    --error-exitcode=99' $(UNIT_BINS)
+	KOCHAVA_CONFORMANCE_DIR=$(CONFORMANCE) \
+	    prove --exec '$(VALGRIND)' $(UNIT_BINS)
 	$(TEST_ENV) TEST_NGINX_USE_VALGRIND=1 prove $(PROVE_INC) t/*.t
 
 # real SDKs from npm against the "make run" edge (needs node and npm)
