@@ -154,6 +154,7 @@ main(void)
         ok(!scan.batch_found, "a key cut by the end after an escape");
         kochava_scan_free(&scan);
 
+        test_conf(&conf);
         rc = kochava_doc_parse(&conf, KOCHAVA_CALL_BATCH, exact, 6, &doc,
                                err, sizeof(err));
         is_int(rc, 400, "  and the body is 400");
