@@ -63,6 +63,7 @@ FUZZ_TARGETS := message batch postback
 FUZZ_BINS    := $(patsubst %,$(BUILD)/fuzz/fuzz_%,$(FUZZ_TARGETS))
 FUZZ_SECONDS ?= 60
 FUZZ_SMOKE   ?= 5
+RELOAD_SECONDS ?= 10
 SAN_FLAGS    := -g -O1 -fno-omit-frame-pointer \
                 -fsanitize=address,undefined -fno-sanitize-recover=undefined
 ASAN_BINS    := $(patsubst tests/unit/%.c,$(BUILD)/asan/%,$(UNIT_SRCS))
@@ -70,7 +71,7 @@ VALGRIND     := valgrind -q --leak-check=full --errors-for-leak-kinds=definite -
 
 
 .PHONY: all deps module unit test test-sdk run stop clean fuzz fuzz-smoke \
-        test-asan test-valgrind
+        test-asan test-valgrind test-reload
 .PHONY: bench bench-core
 
 all: deps module
@@ -147,6 +148,10 @@ fuzz-smoke: deps $(FUZZ_BINS)
 	    echo "fuzz_$$t: $$(grep -o 'Done [0-9]* runs' \
 	        $(BUILD)/fuzz/smoke-$$t.log), no crash"; \
 	done
+
+# wrk traffic while nginx reloads every 0.3 s: every 200 was delivered
+test-reload: all
+	tests/reload/run $(RELOAD_SECONDS)
 
 # the core's unit tests under ASan + UBSan
 $(BUILD)/asan/%: tests/unit/%.c $(CORE_SRCS) $(HEADERS) tests/unit/tap.h
