@@ -146,7 +146,7 @@ unless the key arrived, so a 200 proves the key was sent.
 --- http_config
     map $kochava_write_key $kochava_app { default ""; wk_test_1 koexample-app-guid; }
     server {
-        listen unix:/tmp/kochava-test-braze.sock;
+        listen unix:/tmp/kochava-test-braze-$TEST_NGINX_SERVER_PORT.sock;
         error_log logs/braze-mock.log info;
         location / {
             if ($http_authorization != "Bearer braze-secret-rest-key") {
@@ -161,7 +161,7 @@ ingest_config('kochava_braze_pass /_braze/track;') . q{
     location /_braze/track {
         internal;
         proxy_set_header Authorization "Bearer braze-secret-rest-key";
-        proxy_pass http://unix:/tmp/kochava-test-braze.sock:/users/track;
+        proxy_pass http://unix:/tmp/kochava-test-braze-$TEST_NGINX_SERVER_PORT.sock:/users/track;
     }
     location /_kochava/track {
         internal;
