@@ -31,6 +31,10 @@ package t::TestKochava;
 #     multiset (order free); {"$near_now": D} is now + D seconds within 5 s
 #     (epoch seconds, or an ISO-8601 UTC string such as Braze's "time");
 #     [] means nothing at all was sent there.
+# --- spool
+#     a JSON array of the records the block's requests must have added to
+#     the spool in <servroot>/spool ("kochava_spool spool;"), compared as
+#     the bodies are ({"$near_now": 0} for first_failed)
 # --- upstream_requests_like
 #     a regex (or, with eval, a qr// or an array of them) that EVERY request
 #     the mock recorded in the block must match, e.g. "authorization":""
@@ -201,12 +205,14 @@ sub iso8601_epoch ($) {
 }
 
 # does $got equal $want (parsed JSON)?  {"$near_now": D} in $want matches a
-# number, or an ISO-8601 UTC time, within 5 s of now + D
+# number, or an ISO-8601 UTC time, within 5 s of now + D; {"$any": 1}
+# matches any value
 sub json_match ($$);
 sub json_match ($$) {
     my ($want, $got) = @_;
 
     if (ref $want eq 'HASH') {
+        return 1 if keys %$want == 1 && exists $want->{'$any'};
         if (keys %$want == 1 && exists $want->{'$near_now'}) {
             my $t = is_number($got) ? $got : iso8601_epoch($got);
             return 0 unless defined $t;
@@ -297,6 +303,47 @@ sub read_mock_log ($) {
     return (\@recs, length $data);
 }
 
+# the spool records ("--- spool") not seen by an earlier check
+my %SpoolPos;
+
+sub read_spool () {
+    my $dir = server_root() . "/spool";
+    my @recs;
+    opendir my $dh, $dir or return [];
+    for my $f (sort grep { /\.jsonl(\.part)?\z/ } readdir $dh) {
+        my $path = "$dir/$f";
+        (my $key = $path) =~ s/\.part\z//;
+        open my $in, '<', $path or next;
+        binmode $in;
+        seek $in, $SpoolPos{$key} // 0, 0;
+        local $/;
+        my $data = <$in> // '';
+        $data =~ s/[^\n]*\z//;
+        $SpoolPos{$key} = ($SpoolPos{$key} // 0) + length $data;
+        for my $line (split /\n/, $data) {
+            push @recs, eval { JSON::PP->new->utf8->decode($line) }
+                        // "(not JSON) $line";
+        }
+    }
+    return \@recs;
+}
+
+# complete lines in the spool beyond what was checked, without reading them
+sub spool_lines () {
+    my $dir = server_root() . "/spool";
+    my $n = 0;
+    opendir my $dh, $dir or return 0;
+    for my $f (grep { /\.jsonl(\.part)?\z/ } readdir $dh) {
+        (my $key = "$dir/$f") =~ s/\.part\z//;
+        open my $in, '<', "$dir/$f" or next;
+        seek $in, $SpoolPos{$key} // 0, 0;
+        local $/;
+        my $data = <$in> // '';
+        $n += ($data =~ tr/\n//);
+    }
+    return $n;
+}
+
 sub request_count ($) {
     my ($block) = @_;
     if (my $p = $block->pipelined_requests) {
@@ -330,6 +377,16 @@ add_response_body_check(sub {
         }
         $want{$dest} = $v;
     }
+    my $want_spool;
+    if (defined(my $text = $block->spool)) {
+        my ($v, $err) = decode_json_text($text);
+        if ($err || ref $v ne 'ARRAY') {
+            fail("$name - --- spool is a JSON array");
+            diag($err // "got: $text");
+        } else {
+            $want_spool = $v;
+        }
+    }
     my $likes = $block->upstream_requests_like;
     my @likes = !defined $likes ? () : ref $likes eq 'ARRAY' ? @$likes
                                                              : ($likes);
@@ -350,6 +407,7 @@ add_response_body_check(sub {
             $enough = 0 if $n < @{$want{$dest}};
         }
         $enough = 0 if @likes && !@$recs;
+        $enough = 0 if $want_spool && spool_lines() < @$want_spool;
         last if $enough || Time::HiRes::time() >= $deadline;
         Time::HiRes::sleep(0.02);
     }
@@ -372,6 +430,19 @@ add_response_body_check(sub {
             for @$missing;
         diag("received, not expected:\n    "
              . (ref $got[$_] ? pretty($got[$_]) : $got[$_]))
+            for @$extra;
+    }
+
+    if ($want_spool) {
+        my $got = read_spool();
+        my ($missing, $extra) = multiset_diff($want_spool, $got);
+        ok(!@$missing && !@$extra,
+           "$name - spool: the " . scalar(@$want_spool)
+           . " expected records (got " . scalar(@$got) . ")");
+        diag("expected, not spooled:\n    " . pretty($want_spool->[$_]))
+            for @$missing;
+        diag("spooled, not expected:\n    "
+             . (ref $got->[$_] ? pretty($got->[$_]) : $got->[$_]))
             for @$extra;
     }
 

@@ -158,6 +158,10 @@ sub run_block ($) {
 
     my $conf = build_config($block);
 
+    if (defined $block->must_die) {
+        return run_must_die($block, $conf);
+    }
+
     if (!defined $PrevConfig || $conf ne $PrevConfig || !nginx_alive()) {
         stop_nginx();
         check_valgrind_log($PrevBlock);   # leaks are reported at exit
@@ -201,6 +205,33 @@ sub run_block ($) {
     }
 
     check_valgrind_log($block);
+}
+
+# "--- must_die": nginx must refuse the configuration; the error_log
+# sections are checked against what it printed
+sub run_must_die ($$) {
+    my ($block, $conf) = @_;
+    my $name = $block->name;
+
+    stop_nginx();
+    check_valgrind_log($PrevBlock);
+    prepare_servroot(!defined $PrevConfig);
+    write_file($ConfFile, $conf);
+    write_user_files($block);
+    undef $PrevConfig;
+
+    my $out = "$LogDir/nginx.stderr";
+    my $cmdline = join ' ', map { quotemeta }
+                  ($NginxBinary, '-p', "$ServRoot/", '-c', $ConfFile);
+    my $rc = system("$cmdline >$out 2>&1");
+
+    ok($rc != 0, "$name - nginx refused to start");
+    if ($rc == 0) {
+        stop_nginx();
+        return;
+    }
+
+    check_error_log($block, slurp($out) . (slurp($ErrLogFile) // ''), 0);
 }
 
 # --------------------------------------------------------------------------
