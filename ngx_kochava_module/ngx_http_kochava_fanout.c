@@ -27,6 +27,10 @@ static ngx_int_t ngx_http_kochava_sr_done(ngx_http_request_t *sr, void *data,
 static void ngx_http_kochava_settle(ngx_http_kochava_sr_t *s,
     kochava_outcome_e outcome);
 static void ngx_http_kochava_wake(ngx_http_request_t *r);
+static void ngx_http_kochava_spool_rest(ngx_http_request_t *r,
+    ngx_http_kochava_ctx_t *ctx);
+static const char *ngx_http_kochava_failure(ngx_http_request_t *r,
+    ngx_http_kochava_sr_t *s, kochava_outcome_e outcome);
 static ngx_int_t ngx_http_kochava_respond(ngx_http_request_t *r,
     ngx_http_kochava_ctx_t *ctx);
 static ngx_http_kochava_sr_t *ngx_http_kochava_own(ngx_http_request_t *r);
@@ -79,7 +83,16 @@ ngx_http_kochava_fanout_start(ngx_http_request_t *r,
 
     r->write_event_handler = ngx_http_kochava_wake;
 
-    return ngx_http_kochava_launch(r, ctx);
+    if (ngx_http_kochava_launch(r, ctx) != NGX_OK) {
+
+        if (!ctx->detached) {
+            return NGX_ERROR;
+        }
+
+        ngx_http_kochava_spool_rest(r, ctx);
+    }
+
+    return NGX_OK;
 }
 
 
@@ -291,8 +304,15 @@ ngx_http_kochava_sr_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
 
     status = sr->headers_out.status;
 
-    if (rc == NGX_ERROR) {
+    s->answered = (sr->upstream && sr->upstream->headers_in.status_n);
+
+    if (rc == NGX_ERROR || (rc == NGX_OK && !s->complete)) {
+        /*
+         * The upstream module ends an answer cut short with a flush and
+         * NGX_OK: without its last buffer it was not an answer.
+         */
         status = 0;
+        s->answered = 0;
 
     } else if (rc >= NGX_HTTP_SPECIAL_RESPONSE
                && (status == 0 || status < NGX_HTTP_SPECIAL_RESPONSE))
@@ -343,9 +363,129 @@ ngx_http_kochava_sr_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
 
     s->ctx->in_flight--;
 
+    if (outcome == KOCHAVA_OUTCOME_RETRYABLE
+        || outcome == KOCHAVA_OUTCOME_TIMEOUT)
+    {
+        if (ngx_http_kochava_spool_out(s->ctx->request, s->out,
+                                       ngx_http_kochava_failure(sr, s,
+                                                                outcome)))
+        {
+            s->ctx->spooled++;
+        }
+    }
+
     ngx_http_kochava_settle(s, outcome);
 
+    /*
+     * A connection reset or a time-out in the middle of the upstream's
+     * answer finalizes the subrequest with NGX_ERROR, which would
+     * terminate the parent: the client's request in sync mode, the
+     * detached one in async mode.  It was judged and counted above; the
+     * subrequest just ends.
+     */
+
+    if (rc == NGX_ERROR
+        || (s->ctx->detached
+            && (rc == NGX_HTTP_REQUEST_TIME_OUT
+                || rc == NGX_HTTP_CLIENT_CLOSED_REQUEST)))
+    {
+        return NGX_OK;
+    }
+
     return rc;
+}
+
+
+/* the spool's "last_error" of a failed output */
+
+static const char *
+ngx_http_kochava_failure(ngx_http_request_t *r, ngx_http_kochava_sr_t *s,
+    kochava_outcome_e outcome)
+{
+    u_char  *p;
+
+    if (outcome == KOCHAVA_OUTCOME_TIMEOUT) {
+        return "timeout";
+    }
+
+    if (s->status == 0) {
+        return "no answer";
+    }
+
+    if (!s->answered) {
+        /* nginx's own 502: the upstream could not be reached */
+        p = ngx_pnalloc(r->pool, NGX_INT_T_LEN + sizeof(" no answer"));
+        if (p == NULL) {
+            return "no answer";
+        }
+
+        ngx_sprintf(p, "%ui no answer%Z", s->status);
+        return (const char *) p;
+    }
+
+    p = ngx_pnalloc(r->pool, NGX_INT_T_LEN + sizeof(" not json"));
+    if (p == NULL) {
+        return "failed";
+    }
+
+    if (s->status < NGX_HTTP_SPECIAL_RESPONSE) {
+        ngx_sprintf(p, "%ui not json%Z", s->status);
+
+    } else {
+        ngx_sprintf(p, "%ui%Z", s->status);
+    }
+
+    return (const char *) p;
+}
+
+
+/*
+ * Writes a failed output to the location's spool, if it has one.  Returns
+ * 1 when the output is on disk, 0 otherwise.
+ */
+
+ngx_uint_t
+ngx_http_kochava_spool_out(ngx_http_request_t *r, kochava_out_t *out,
+    const char *error)
+{
+    ngx_http_kochava_loc_conf_t  *klcf;
+
+    klcf = ngx_http_get_module_loc_conf(r, ngx_http_kochava_module);
+
+    if (klcf->spool == NULL || klcf->pass[out->dest].uri.len == 0) {
+        return 0;
+    }
+
+    if (ngx_http_kochava_spool_write(klcf->spool, out->dest,
+                                     &klcf->pass[out->dest].uri, out->body,
+                                     out->len, error, r->connection->log)
+        != NGX_HTTP_KOCHAVA_SPOOLED)
+    {
+        return 0;
+    }
+
+    return 1;
+}
+
+
+/* a detached fan-out that cannot start its subrequests spools them */
+
+static void
+ngx_http_kochava_spool_rest(ngx_http_request_t *r,
+    ngx_http_kochava_ctx_t *ctx)
+{
+    ngx_http_kochava_sr_t  *s;
+
+    while (ctx->next < ctx->result.nouts) {
+        s = &ctx->srs[ctx->next++];
+        s->done = 1;
+
+        if (ngx_http_kochava_spool_out(r, s->out, "internal error")) {
+            ctx->spooled++;
+        }
+
+        ngx_http_kochava_settle(s, KOCHAVA_OUTCOME_RETRYABLE);
+    }
 }
 
 
@@ -392,9 +532,14 @@ ngx_http_kochava_wake(ngx_http_request_t *r)
     ctx->posted = 0;
 
     if (ngx_http_kochava_launch(r, ctx) != NGX_OK) {
-        ctx->responded = 1;
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
+
+        if (!ctx->detached) {
+            ctx->responded = 1;
+            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
+        }
+
+        ngx_http_kochava_spool_rest(r, ctx);
     }
 
     if (ctx->finished < ctx->result.nouts) {
@@ -402,6 +547,21 @@ ngx_http_kochava_wake(ngx_http_request_t *r)
     }
 
     ctx->responded = 1;
+
+    if (ctx->detached) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "kochava: async fan-out of %uD requests over: "
+                      "%ui delivered, %ui refused, %ui failed, "
+                      "%ui of them spooled", ctx->result.nouts,
+                      ctx->outcomes[KOCHAVA_OUTCOME_OK],
+                      ctx->outcomes[KOCHAVA_OUTCOME_PERMANENT],
+                      ctx->outcomes[KOCHAVA_OUTCOME_RETRYABLE]
+                      + ctx->outcomes[KOCHAVA_OUTCOME_TIMEOUT],
+                      ctx->spooled);
+
+        ngx_http_kochava_async_finish(r, ctx);
+        return;
+    }
 
     rc = ngx_http_kochava_respond(r, ctx);
 
@@ -419,17 +579,23 @@ static ngx_int_t
 ngx_http_kochava_respond(ngx_http_request_t *r, ngx_http_kochava_ctx_t *ctx)
 {
     size_t               len;
+    ngx_uint_t           failed;
     const char          *json;
     kochava_allocator_t  alloc;
 
-    if (ctx->outcomes[KOCHAVA_OUTCOME_RETRYABLE]
-        || ctx->outcomes[KOCHAVA_OUTCOME_TIMEOUT])
-    {
+    failed = ctx->outcomes[KOCHAVA_OUTCOME_RETRYABLE]
+             + ctx->outcomes[KOCHAVA_OUTCOME_TIMEOUT];
+
+    if (failed && ctx->spooled == failed) {
         ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                       "kochava: %ui of %uD outbound requests failed and "
-                      "may succeed later, answered 503",
-                      ctx->outcomes[KOCHAVA_OUTCOME_RETRYABLE]
-                      + ctx->outcomes[KOCHAVA_OUTCOME_TIMEOUT],
+                      "were spooled, answered 200", failed,
+                      ctx->result.nouts);
+
+    } else if (failed) {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "kochava: %ui of %uD outbound requests failed and "
+                      "may succeed later, answered 503", failed,
                       ctx->result.nouts);
 
         return ngx_http_kochava_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
@@ -498,6 +664,10 @@ ngx_http_kochava_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 
     for (cl = in; cl; cl = cl->next) {
         b = cl->buf;
+
+        if (b->last_buf || b->last_in_chain) {
+            s->complete = 1;
+        }
 
         if (ngx_buf_in_memory(b) && b->last > b->pos) {
 

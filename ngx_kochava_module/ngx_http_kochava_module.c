@@ -29,7 +29,9 @@ static char *ngx_http_kochava_postback(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_kochava_event_name(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static void *ngx_http_kochava_create_main_conf(ngx_conf_t *cf);
 static ngx_int_t ngx_http_kochava_init_process(ngx_cycle_t *cycle);
+static void ngx_http_kochava_exit_process(ngx_cycle_t *cycle);
 
 
 static ngx_conf_enum_t  ngx_http_kochava_delivery_modes[] = {
@@ -91,6 +93,20 @@ static ngx_command_t  ngx_http_kochava_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_kochava_loc_conf_t, delivery),
       &ngx_http_kochava_delivery_modes },
+
+    { ngx_string("kochava_spool"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_kochava_spool_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("kochava_async_backlog"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_kochava_loc_conf_t, async_backlog),
+      NULL },
 
     { ngx_string("kochava_max_body_size"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
@@ -163,7 +179,7 @@ static ngx_http_module_t  ngx_http_kochava_module_ctx = {
     ngx_http_kochava_preconfiguration,     /* preconfiguration */
     ngx_http_kochava_postconfiguration,    /* postconfiguration */
 
-    NULL,                                  /* create main configuration */
+    ngx_http_kochava_create_main_conf,     /* create main configuration */
     NULL,                                  /* init main configuration */
 
     NULL,                                  /* create server configuration */
@@ -184,7 +200,7 @@ ngx_module_t  ngx_http_kochava_module = {
     ngx_http_kochava_init_process,         /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
-    NULL,                                  /* exit process */
+    ngx_http_kochava_exit_process,         /* exit process */
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
@@ -201,6 +217,27 @@ static ngx_int_t
 ngx_http_kochava_postconfiguration(ngx_conf_t *cf)
 {
     return ngx_http_kochava_fanout_init(cf);
+}
+
+
+static void *
+ngx_http_kochava_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_kochava_main_conf_t  *kmcf;
+
+    kmcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_kochava_main_conf_t));
+    if (kmcf == NULL) {
+        return NULL;
+    }
+
+    if (ngx_array_init(&kmcf->spools, cf->pool, 1,
+                       sizeof(ngx_http_kochava_spool_t *))
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    return kmcf;
 }
 
 
@@ -234,6 +271,8 @@ ngx_http_kochava_create_loc_conf(ngx_conf_t *cf)
     conf->retry_after = NGX_CONF_UNSET;
     conf->identify_traits = NGX_CONF_UNSET;
     conf->cors = NGX_CONF_UNSET;
+    conf->async_backlog = NGX_CONF_UNSET_SIZE;
+    conf->spool = NGX_CONF_UNSET_PTR;
 
     return conf;
 }
@@ -261,6 +300,9 @@ ngx_http_kochava_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_sec_value(conf->retry_after, prev->retry_after, 10);
     ngx_conf_merge_value(conf->identify_traits, prev->identify_traits, 1);
     ngx_conf_merge_value(conf->cors, prev->cors, 0);
+    ngx_conf_merge_size_value(conf->async_backlog, prev->async_backlog,
+                              64 * 1024 * 1024);
+    ngx_conf_merge_ptr_value(conf->spool, prev->spool, NULL);
 
     for (dest = 0; dest < KOCHAVA_NDESTS; dest++) {
         if (ngx_http_kochava_merge_pass(cf, conf, prev, dest) != NGX_CONF_OK)
@@ -296,6 +338,17 @@ ngx_http_kochava_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
 
+    if ((clcf->handler == ngx_http_kochava_postback_handler
+         || clcf->handler == ngx_http_kochava_ingest_handler)
+        && conf->delivery == NGX_HTTP_KOCHAVA_ASYNC
+        && conf->spool == NULL)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"kochava_delivery async\" needs "
+                           "\"kochava_spool\": what fails must go there");
+        return NGX_CONF_ERROR;
+    }
+
     if (clcf->handler == ngx_http_kochava_postback_handler) {
 
         if (conf->pass[KOCHAVA_DEST_BRAZE].uri.len == 0) {
@@ -321,13 +374,6 @@ ngx_http_kochava_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     if (conf->app_id == NULL) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"kochava_ingest\" needs \"kochava_app_id\"");
-        return NGX_CONF_ERROR;
-    }
-
-    if (conf->delivery == NGX_HTTP_KOCHAVA_ASYNC) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"kochava_delivery async\" is not supported "
-                           "by this version");
         return NGX_CONF_ERROR;
     }
 
@@ -536,5 +582,12 @@ ngx_http_kochava_init_process(ngx_cycle_t *cycle)
 
     kochava_seed(seed);
 
-    return NGX_OK;
+    return ngx_http_kochava_spool_init_process(cycle);
+}
+
+
+static void
+ngx_http_kochava_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_http_kochava_spool_exit_process(cycle);
 }

@@ -13,6 +13,7 @@
 #include <ngx_http.h>
 
 #include "kochava_core.h"
+#include "ngx_http_kochava_spool.h"
 
 
 #define NGX_HTTP_KOCHAVA_SYNC         0
@@ -41,6 +42,11 @@ typedef struct {
 
 
 typedef struct {
+    ngx_array_t                   spools;         /* of spool pointers */
+} ngx_http_kochava_main_conf_t;
+
+
+typedef struct {
     ngx_http_complex_value_t     *app_id;
     ngx_http_kochava_pass_t       pass[KOCHAVA_NDESTS];
     ngx_str_t                     pass_conf[KOCHAVA_NDESTS];
@@ -55,6 +61,9 @@ typedef struct {
     time_t                        retry_after;
     ngx_flag_t                    identify_traits;
     ngx_flag_t                    cors;
+    size_t                        async_backlog;
+
+    ngx_http_kochava_spool_t     *spool;          /* NULL: off */
 
     ngx_array_t                  *names;          /* of kochava_name_t */
 
@@ -78,6 +87,8 @@ typedef struct {
     size_t                        errors;         /* Braze's errors[] */
 
     unsigned                      done:1;
+    unsigned                      complete:1;     /* the answer's end came */
+    unsigned                      answered:1;     /* by the upstream */
 } ngx_http_kochava_sr_t;
 
 
@@ -99,9 +110,11 @@ struct ngx_http_kochava_ctx_s {
     ngx_uint_t                    in_flight;
     ngx_uint_t                    finished;
     ngx_uint_t                    outcomes[KOCHAVA_NOUTCOMES];
+    ngx_uint_t                    spooled;        /* failed, on disk */
 
     unsigned                      posted:1;
     unsigned                      responded:1;
+    unsigned                      detached:1;     /* async fan-out */
 };
 
 
@@ -125,8 +138,22 @@ ngx_int_t ngx_http_kochava_send_error(ngx_http_request_t *r,
 ngx_int_t ngx_http_kochava_fanout_start(ngx_http_request_t *r,
     ngx_http_kochava_ctx_t *ctx);
 ngx_int_t ngx_http_kochava_fanout_init(ngx_conf_t *cf);
+ngx_uint_t ngx_http_kochava_spool_out(ngx_http_request_t *r,
+    kochava_out_t *out, const char *error);
+
+ngx_int_t ngx_http_kochava_async_start(ngx_http_request_t *r,
+    ngx_http_kochava_ctx_t *ctx);
+void ngx_http_kochava_async_finish(ngx_http_request_t *r,
+    ngx_http_kochava_ctx_t *ctx);
+ngx_int_t ngx_http_kochava_copy_str(ngx_pool_t *pool, ngx_str_t *to,
+    ngx_str_t *from);
 
 ngx_int_t ngx_http_kochava_add_variables(ngx_conf_t *cf);
+
+void ngx_http_kochava_metrics_spooled(size_t bytes);
+void ngx_http_kochava_metrics_spool_dropped(void);
+void ngx_http_kochava_metrics_spool_bytes_set(off_t bytes);
+off_t ngx_http_kochava_metrics_spool_bytes(void);
 
 
 #endif /* _NGX_HTTP_KOCHAVA_MODULE_H_INCLUDED_ */

@@ -176,7 +176,12 @@ ngx_http_kochava_postback_process(ngx_http_request_t *r, ngx_str_t *params,
                       "%uD request to Braze", source, ctx->result.nouts);
     }
 
-    if (ctx->result.nouts) {
+    if (ctx->result.nouts && klcf->delivery == NGX_HTTP_KOCHAVA_ASYNC) {
+        if (ngx_http_kochava_async_start(r, ctx) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+    } else if (ctx->result.nouts) {
         if (ngx_http_kochava_fanout_start(r, ctx) != NGX_OK) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
