@@ -2,6 +2,8 @@
 # Writes the bodies the benchmarks send, once, into the directory given:
 #   track.json        one ~1 KB iOS track (analytics-ios shape), /v1/track
 #   batch-N.json      {"batch":[...]} of N such tracks (distinct messageIds)
+#   batch-20-skip.json  the same 20 with "integrations":{"All":false}: parsed
+#                     and validated, nothing sent (bench/run spool)
 # for N in 20, 100, 2500.
 
 use strict;
@@ -77,3 +79,10 @@ for my $n (20, 100, 2500) {
                $json->encode({ batch => [ map { track($_) } 1 .. $n ],
                                sentAt => '2024-03-20T19:26:57.001Z' }));
 }
+
+write_file('batch-20-skip.json',
+           $json->encode({ batch => [ map { my $t = track($_);
+                                            $t->{integrations} =
+                                                { All => JSON::PP::false };
+                                            $t } 1 .. 20 ],
+                           sentAt => '2024-03-20T19:26:57.001Z' }));

@@ -31,6 +31,7 @@ typedef struct {
     ngx_event_t                   done;
     ngx_connection_t             *connection;
     size_t                        bytes;          /* of the bodies */
+    ngx_uint_t                    conns;          /* it may take */
     unsigned                      counted:1;
     unsigned                      freed:1;
 } ngx_http_kochava_detached_t;
@@ -49,9 +50,14 @@ static void ngx_http_kochava_spool_all(ngx_http_request_t *r,
     ngx_http_kochava_ctx_t *ctx, const char *why);
 
 
-/* fan-outs of this worker still running, and the bytes they hold */
+/*
+ * Fan-outs of this worker still running, the bytes they hold and the
+ * connections they may take (their own and kochava_concurrency upstream
+ * ones each).
+ */
 static ngx_uint_t  ngx_http_kochava_detached_n;
 static size_t      ngx_http_kochava_detached_bytes;
+static ngx_uint_t  ngx_http_kochava_detached_conns;
 
 
 /*
@@ -66,6 +72,7 @@ ngx_http_kochava_async_start(ngx_http_request_t *r,
 {
     size_t                        bytes;
     uint32_t                      i;
+    ngx_uint_t                    conns;
     ngx_http_kochava_detached_t  *d;
     ngx_http_kochava_loc_conf_t  *klcf;
 
@@ -77,15 +84,19 @@ ngx_http_kochava_async_start(ngx_http_request_t *r,
         bytes += ctx->result.outs[i].len;
     }
 
+    conns = ngx_min(ctx->result.nouts, klcf->concurrency) + 1;
+
     /*
-     * The fan-out holds its bodies in memory and takes a connection slot
-     * of its own and upstream ones: past the backlog, or when fewer than
-     * an eighth of the worker's connections are free, the outputs go
-     * straight to the spool.
+     * A fan-out holds its bodies in memory and takes connections: past
+     * kochava_async_backlog bytes, or past a quarter of the worker's
+     * connections (the rest are the clients' and the upstream keepalive
+     * caches'), the outputs go straight to the spool.
      */
 
     if (ngx_http_kochava_detached_bytes + bytes > klcf->async_backlog
-        || ngx_cycle->free_connection_n <= ngx_cycle->connection_n / 8 + 1)
+        || ngx_http_kochava_detached_conns + conns
+           > ngx_cycle->connection_n / 4
+        || ngx_cycle->free_connection_n < conns + 1)
     {
         ngx_http_kochava_spool_all(r, ctx, "async backlog full");
         return NGX_OK;
@@ -98,9 +109,11 @@ ngx_http_kochava_async_start(ngx_http_request_t *r,
     }
 
     d->bytes = bytes;
+    d->conns = conns;
     d->counted = 1;
     ngx_http_kochava_detached_n++;
     ngx_http_kochava_detached_bytes += bytes;
+    ngx_http_kochava_detached_conns += conns;
 
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "kochava: async fan-out of %uD requests, %ui running, "
@@ -507,6 +520,7 @@ ngx_http_kochava_detached_cleanup(void *data)
         d->counted = 0;
         ngx_http_kochava_detached_n--;
         ngx_http_kochava_detached_bytes -= d->bytes;
+        ngx_http_kochava_detached_conns -= d->conns;
     }
 }
 
