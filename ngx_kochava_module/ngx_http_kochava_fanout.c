@@ -161,6 +161,8 @@ ngx_http_kochava_subrequest(ngx_http_request_t *r, ngx_http_kochava_sr_t *s,
     sr->method = NGX_HTTP_POST;
     sr->method_name = ngx_http_kochava_post;
 
+    s->start = ngx_current_msec;
+
     /*
      * A body of its own, with start and end set: the upstream rewinds
      * to b->start when proxy_next_upstream tries another server.
@@ -340,6 +342,9 @@ ngx_http_kochava_sr_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
                       status, kochava_outcome_name(outcome));
         break;
     }
+
+    ngx_http_kochava_metrics_upstream(s->out->dest, outcome,
+                                      ngx_current_msec - s->start);
 
     s->ctx->in_flight--;
 

@@ -470,6 +470,8 @@ ngx_http_kochava_process(ngx_http_request_t *r, ngx_http_kochava_ctx_t *ctx)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    ngx_http_kochava_metrics_result(&ctx->result);
+
     if (ctx->result.rejected) {
         ctx->error.data = (u_char *) ctx->result.rejects[0].error;
         ctx->error.len = ngx_strlen(ctx->error.data);

@@ -148,6 +148,13 @@ static ngx_command_t  ngx_http_kochava_commands[] = {
       offsetof(ngx_http_kochava_loc_conf_t, cors),
       NULL },
 
+    { ngx_string("kochava_status"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_kochava_status,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("kochava_event_name"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE2,
       ngx_http_kochava_event_name,
@@ -200,6 +207,10 @@ ngx_http_kochava_preconfiguration(ngx_conf_t *cf)
 static ngx_int_t
 ngx_http_kochava_postconfiguration(ngx_conf_t *cf)
 {
+    if (ngx_http_kochava_metrics_init(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     return ngx_http_kochava_fanout_init(cf);
 }
 
@@ -432,6 +443,10 @@ ngx_http_kochava_ingest(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     clcf->handler = ngx_http_kochava_ingest_handler;
 
+    if (ngx_http_kochava_metrics_add(cf) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
     return NGX_CONF_OK;
 }
 
@@ -466,6 +481,10 @@ ngx_http_kochava_postback(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
     clcf->handler = ngx_http_kochava_postback_handler;
+
+    if (ngx_http_kochava_metrics_add(cf) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
 
     return NGX_CONF_OK;
 }
@@ -536,5 +555,5 @@ ngx_http_kochava_init_process(ngx_cycle_t *cycle)
 
     kochava_seed(seed);
 
-    return NGX_OK;
+    return ngx_http_kochava_metrics_init_process(cycle);
 }

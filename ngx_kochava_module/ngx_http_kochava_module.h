@@ -76,6 +76,7 @@ typedef struct {
     size_t                        answer_len;
     kochava_outcome_e             outcome;
     size_t                        errors;         /* Braze's errors[] */
+    ngx_msec_t                    start;          /* when it was sent */
 
     unsigned                      done:1;
 } ngx_http_kochava_sr_t;
@@ -127,6 +128,9 @@ ngx_int_t ngx_http_kochava_fanout_start(ngx_http_request_t *r,
 ngx_int_t ngx_http_kochava_fanout_init(ngx_conf_t *cf);
 
 ngx_int_t ngx_http_kochava_add_variables(ngx_conf_t *cf);
+
+
+#include "ngx_http_kochava_metrics.h"
 
 
 #endif /* _NGX_HTTP_KOCHAVA_MODULE_H_INCLUDED_ */
