@@ -346,6 +346,12 @@ ngx_http_kochava_sr_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
     ngx_http_kochava_metrics_upstream(s->out->dest, outcome,
                                       ngx_current_msec - s->start);
 
+    if (outcome == KOCHAVA_OUTCOME_OK
+        || outcome == KOCHAVA_OUTCOME_PERMANENT)
+    {
+        ngx_http_kochava_dedup_mark(s->ctx->request, s);
+    }
+
     s->ctx->in_flight--;
 
     ngx_http_kochava_settle(s, outcome);

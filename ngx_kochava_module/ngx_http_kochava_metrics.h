@@ -2,8 +2,8 @@
 /*
  * Copyright (C) ngx_kochava_module authors
  *
- * Counters in shared memory, summed over all workers (docs/metrics.md).
- * Included by ngx_http_kochava_module.h.
+ * Counters in shared memory, summed over all workers (docs/metrics.md),
+ * and the de-duplication zones.  Included by ngx_http_kochava_module.h.
  */
 
 
@@ -90,6 +90,26 @@ off_t ngx_http_kochava_metrics_spool_bytes(void);
 
 char *ngx_http_kochava_status(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+
+
+/* ngx_http_kochava_dedup.c */
+
+char *ngx_http_kochava_dedup_zone(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_kochava_dedup(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
+/* kochava_req_t.seen: data is the request's ngx_http_kochava_ctx_t */
+int ngx_http_kochava_dedup_seen(void *data, const char *id, size_t len);
+
+/*
+ * Records the messages of one outbound request as delivered (on "ok" or
+ * "permanent", or once it is written to the spool): in the zone of r's
+ * "kochava_dedup", under the App GUID s->ctx->app_id, for s->out->ids.
+ * r may be any request with the ingest location's configuration.
+ */
+void ngx_http_kochava_dedup_mark(ngx_http_request_t *r,
+    ngx_http_kochava_sr_t *s);
 
 
 #endif /* _NGX_HTTP_KOCHAVA_METRICS_H_INCLUDED_ */

@@ -155,6 +155,20 @@ static ngx_command_t  ngx_http_kochava_commands[] = {
       0,
       NULL },
 
+    { ngx_string("kochava_dedup_zone"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
+      ngx_http_kochava_dedup_zone,
+      0,
+      0,
+      NULL },
+
+    { ngx_string("kochava_dedup"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_kochava_dedup,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("kochava_event_name"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE2,
       ngx_http_kochava_event_name,
@@ -245,6 +259,7 @@ ngx_http_kochava_create_loc_conf(ngx_conf_t *cf)
     conf->retry_after = NGX_CONF_UNSET;
     conf->identify_traits = NGX_CONF_UNSET;
     conf->cors = NGX_CONF_UNSET;
+    conf->dedup = NGX_CONF_UNSET_PTR;
 
     return conf;
 }
@@ -272,6 +287,7 @@ ngx_http_kochava_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_sec_value(conf->retry_after, prev->retry_after, 10);
     ngx_conf_merge_value(conf->identify_traits, prev->identify_traits, 1);
     ngx_conf_merge_value(conf->cors, prev->cors, 0);
+    ngx_conf_merge_ptr_value(conf->dedup, prev->dedup, NULL);
 
     for (dest = 0; dest < KOCHAVA_NDESTS; dest++) {
         if (ngx_http_kochava_merge_pass(cf, conf, prev, dest) != NGX_CONF_OK)

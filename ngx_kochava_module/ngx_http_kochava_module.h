@@ -57,6 +57,7 @@ typedef struct {
     ngx_flag_t                    cors;
 
     ngx_array_t                  *names;          /* of kochava_name_t */
+    ngx_shm_zone_t               *dedup;          /* NULL: off */
 
     kochava_conf_t                core;           /* built when merged */
 } ngx_http_kochava_loc_conf_t;
