@@ -48,7 +48,7 @@ kochava_upstream_requests_total{destination="kochava_identity",result="ok"} 1
 === TEST 2: a retry after a 503 where part was delivered forwards only the part that failed
 --- http_config
     map $kochava_write_key $kochava_app { default ""; wk_test_1 koexample-app-guid; }
-    map $request_uri $identity_mock { ~try=1 /_mock/fail/503; default /_mock/identity; }
+    map $request_uri $identity_mock { /v1/batch?try=1 /_mock/fail/503; default /_mock/identity; }
     kochava_dedup_zone ids:1m;
 --- config eval
 ingest_config('kochava_dedup ids; add_header X-Dedup $kochava_deduplicated always;') . q{
