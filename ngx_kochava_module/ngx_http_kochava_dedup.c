@@ -595,3 +595,68 @@ ngx_http_kochava_dedup_record(ngx_http_kochava_dedup_ctx_t *dctx,
 
     return evicted;
 }
+
+
+/*
+ * kochava_dedup_entries{zone="..."}: the live and not yet removed entries
+ * of each zone of this cycle, read without the lock (one word).
+ */
+
+u_char *
+ngx_http_kochava_dedup_status(u_char *p, u_char *last)
+{
+    u_char                        *n, *end;
+    ngx_uint_t                     i;
+    ngx_list_part_t               *part;
+    ngx_shm_zone_t                *shm_zone;
+    ngx_http_kochava_dedup_ctx_t  *dctx;
+
+    p = ngx_slprintf(p, last,
+                     "# HELP kochava_dedup_entries Entries in a "
+                     "kochava_dedup_zone.\n"
+                     "# TYPE kochava_dedup_entries gauge\n");
+
+    part = (ngx_list_part_t *) &ngx_cycle->shared_memory.part;
+    shm_zone = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            shm_zone = part->elts;
+            i = 0;
+        }
+
+        if (shm_zone[i].tag != &ngx_http_kochava_module
+            || shm_zone[i].data == NULL)
+        {
+            continue;
+        }
+
+        dctx = shm_zone[i].data;
+
+        if (dctx->sh == NULL) {
+            continue;
+        }
+
+        p = ngx_slprintf(p, last, "kochava_dedup_entries{zone=\"");
+
+        /* a label value: '"' and '\\' would need escapes, they are '_' */
+
+        n = shm_zone[i].shm.name.data;
+        end = n + shm_zone[i].shm.name.len;
+
+        while (n < end && p < last) {
+            *p++ = (*n == '"' || *n == '\\' || *n == '\n') ? '_' : *n;
+            n++;
+        }
+
+        p = ngx_slprintf(p, last, "\"} %ui\n", dctx->sh->entries);
+    }
+
+    return p;
+}

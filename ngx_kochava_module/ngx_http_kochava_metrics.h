@@ -111,5 +111,8 @@ int ngx_http_kochava_dedup_seen(void *data, const char *id, size_t len);
 void ngx_http_kochava_dedup_mark(ngx_http_request_t *r,
     ngx_http_kochava_sr_t *s);
 
+/* the kochava_dedup_entries family, for the status page */
+u_char *ngx_http_kochava_dedup_status(u_char *p, u_char *last);
+
 
 #endif /* _NGX_HTTP_KOCHAVA_METRICS_H_INCLUDED_ */

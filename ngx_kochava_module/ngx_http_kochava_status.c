@@ -251,6 +251,8 @@ ngx_http_kochava_status_write(u_char *p, u_char *last,
     p = ngx_slprintf(p, last, "kochava_dedup_evicted_total %uA\n",
                      m->dedup_evicted);
 
+    p = ngx_http_kochava_dedup_status(p, last);
+
     return p;
 }
 

@@ -217,7 +217,7 @@ my @families = qw(kochava_messages_received_total kochava_messages_accepted_tota
     kochava_messages_deduplicated_total kochava_upstream_requests_total
     kochava_upstream_duration_seconds kochava_spool_records_total
     kochava_spool_dropped_total kochava_spool_bytes kochava_braze_installs_total
-    kochava_requests_total kochava_dedup_evicted_total);
+    kochava_requests_total kochava_dedup_evicted_total kochava_dedup_entries);
 my $re = join '', map { "(?=.*^# HELP $_ \\S.*\\n# TYPE $_ (counter|gauge|histogram)\$)" } @families;
 qr/\A(?s)$re(?-s)(?:(?:# (HELP|TYPE) \w+ .+|kochava_\w+(\{(\w+="[^"]*",?)+\})? \d+(\.\d+)?)\n)+\z/m
 --- metrics

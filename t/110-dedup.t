@@ -42,6 +42,8 @@ kochava_messages_deduplicated_total 3
 kochava_messages_skipped_total 0
 kochava_upstream_requests_total{destination="kochava",result="ok"} 2
 kochava_upstream_requests_total{destination="kochava_identity",result="ok"} 1
+# TYPE kochava_dedup_entries gauge
+kochava_dedup_entries{zone="ids"} 3
 
 
 
@@ -218,7 +220,7 @@ my @m = map { android_track("E$_") } 1 .. 600;
 ["X-Dedup: 0", "X-Dedup: 10", "X-Dedup: 0", ""]
 --- response_body_like eval
 [qr/^\{"success":true\}$/, qr/^\{"success":true\}$/, qr/^\{"success":true\}$/,
- qr/^kochava_dedup_evicted_total [1-9]\d*$/m]
+ qr/^kochava_dedup_evicted_total [1-9]\d*\n(?s:.*)^kochava_dedup_entries\{zone="tiny"\} [1-9]\d\d?$/m]
 --- metrics
 kochava_messages_deduplicated_total 10
 kochava_upstream_requests_total{destination="kochava",result="ok"} 610
