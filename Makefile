@@ -4,7 +4,8 @@
 #                 missing with apt-get first)
 #   make run      start nginx with the module on 127.0.0.1:8080
 #   make stop     stop it
-#   make test     unit tests, nginx-level tests and the conformance cases
+#   make test     unit tests, nginx-level tests and the conformance cases,
+#                 and tests/dedup/run (make test-dedup)
 #   make test-sdk real Segment SDKs (npm) against the "make run" edge
 #   make fuzz     libFuzzer targets over the core (FUZZ_SECONDS each)
 #   make test-asan, make test-valgrind
@@ -71,7 +72,7 @@ VALGRIND     := valgrind -q --leak-check=full --errors-for-leak-kinds=definite -
 
 
 .PHONY: all deps module unit test test-sdk run stop clean fuzz fuzz-smoke \
-        test-asan test-valgrind test-reload
+        test-asan test-valgrind test-reload test-dedup
 .PHONY: bench bench-core
 
 all: deps module
@@ -119,6 +120,11 @@ $(BUILD)/unit/%: tests/unit/%.c $(CORE_SRCS) $(HEADERS) tests/unit/tap.h
 
 test: all unit fuzz-smoke
 	$(TEST_ENV) prove $(PROVE_INC) $(UNIT_BINS) t/*.t tests/spool/spool.t
+	tests/dedup/run
+
+# de-duplication across 2 workers, a reload and the ttl (part of make test)
+test-dedup: all
+	tests/dedup/run
 
 # libFuzzer targets over the core, with ASan and UBSan; seeds in fuzz/corpus
 $(BUILD)/fuzz/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz_common.h $(CORE_SRCS) $(HEADERS)

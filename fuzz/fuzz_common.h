@@ -78,13 +78,34 @@ fuzz_conf(kochava_conf_t *conf, const unsigned char *data, size_t size)
 }
 
 
+/*
+ * A de-duplication hook that "saw" every id whose bytes sum to an odd
+ * number, reading each byte: half of the messages take that branch.
+ */
+
+static int
+fuzz_seen(void *data, const char *id, size_t len)
+{
+    size_t    i;
+    unsigned  sum;
+
+    sum = 0;
+
+    for (i = 0; i < len; i++) {
+        sum += (unsigned char) id[i];
+    }
+
+    return sum & 1;
+}
+
+
 /* parse and process a body as the nginx glue does; no output is kept */
 
 static void
 fuzz_body(kochava_call_e call, const unsigned char *data, size_t size)
 {
     char                  err[256];
-    size_t                len;
+    size_t                i, j, len;
     fuzz_block_t         *blocks;
     kochava_req_t         req;
     kochava_doc_t        *doc;
@@ -114,9 +135,21 @@ fuzz_body(kochava_call_e call, const unsigned char *data, size_t size)
     req.client_ip = "127.0.0.1";
     req.client_ip_len = sizeof("127.0.0.1") - 1;
     req.received_ms = 1710962816000LL;
+    req.seen = (size & 1) ? fuzz_seen : NULL;
 
     if (kochava_doc_process(&conf, &req, doc, &a, &res) == 0) {
         (void) kochava_result_json(&res, &a, &len);
+
+        /* every id an out carries is readable */
+
+        for (i = 0; i < res.nouts; i++) {
+            for (j = 0; res.outs[i].ids && j < res.outs[i].count; j++) {
+                if (res.outs[i].ids[j].data) {
+                    (void) fuzz_seen(NULL, res.outs[i].ids[j].data,
+                                     res.outs[i].ids[j].len);
+                }
+            }
+        }
     }
 
     kochava_doc_free(doc);

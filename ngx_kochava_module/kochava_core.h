@@ -102,7 +102,23 @@ typedef struct {
     const char               *client_ip;     /* $remote_addr */
     size_t                    client_ip_len;
     int64_t                   received_ms;   /* receivedAt, epoch ms */
+
+    /*
+     * De-duplication (may be NULL): called for each valid message that
+     * carries a client messageId, before it is rewritten; nonzero means
+     * "already delivered": the message is accepted, counted in
+     * deduplicated and not sent.  Generated messageIds are never asked.
+     */
+    int                     (*seen)(void *data, const char *id, size_t len);
+    void                     *seen_data;
 } kochava_req_t;
+
+
+/* a client's messageId */
+typedef struct {
+    const char               *data;          /* NULL when generated */
+    size_t                    len;
+} kochava_id_t;
 
 
 /* one outbound request body */
@@ -117,6 +133,14 @@ typedef struct {
     /* client's messageId (for de-duplication); NULL when generated */
     const char               *message_id;
     size_t                    message_id_len;
+
+    /*
+     * The messageIds of the count messages it carries, in order (data
+     * NULL where generated); ids is NULL when none had one.  Each message
+     * goes into one outbound request only, so it is delivered when that
+     * request is.
+     */
+    const kochava_id_t       *ids;
 } kochava_out_t;
 
 
@@ -135,6 +159,8 @@ typedef struct {
     uint32_t                  rejected;
     uint32_t                  skipped;       /* by integrations, or nothing
                                                 to send */
+    uint32_t                  deduplicated;  /* accepted, already
+                                                delivered (req->seen) */
     uint32_t                  received[KOCHAVA_NTYPES];  /* by type */
     uint32_t                  braze_attributed;
     uint32_t                  braze_organic;

@@ -430,6 +430,16 @@ kochava_process_message(kochava_process_t *pr, uint32_t index, json_t *obj)
         return kochava_process_reject(pr, index, reason, msg->error);
     }
 
+    /* already delivered: acknowledged, not sent again */
+
+    if (msg->message_id.data && pr->req->seen
+        && pr->req->seen(pr->req->seen_data, msg->message_id.data,
+                         msg->message_id.len))
+    {
+        res->deduplicated++;
+        return 0;
+    }
+
     if (msg->type == KOCHAVA_CALL_TRACK) {
         event = json_object_get(obj, "event");
         n = json_string_length(event);
@@ -604,7 +614,8 @@ static int
 kochava_process_out(kochava_process_t *pr, kochava_dest_e dest,
     json_t *body, uint32_t index, uint32_t count, kochava_str_t *id)
 {
-    size_t          n;
+    size_t          n, i;
+    kochava_id_t   *ids;
     kochava_out_t  *out;
 
     if (pr->nouts == pr->outs_cap) {
@@ -627,18 +638,46 @@ kochava_process_out(kochava_process_t *pr, kochava_dest_e dest,
     out->type = KOCHAVA_CALL_TRACK;
     out->message_id = NULL;
     out->message_id_len = 0;
+    out->ids = NULL;
+
+    /* the messageIds it carries, for de-duplication */
+
+    for (i = 0; i < count; i++) {
+        if (id && id[i].data) {
+            break;
+        }
+    }
+
+    if (i < count) {
+        ids = pr->a->alloc(pr->a->data, count * sizeof(kochava_id_t));
+        if (ids == NULL) {
+            return -1;
+        }
+
+        for (i = 0; i < count; i++) {
+            ids[i].data = NULL;
+            ids[i].len = 0;
+
+            if (id[i].data) {
+                ids[i].data = kochava_strndup(pr->a, id[i].data, id[i].len);
+                if (ids[i].data == NULL) {
+                    return -1;
+                }
+
+                ids[i].len = id[i].len;
+            }
+        }
+
+        out->ids = ids;
+    }
 
     if (count == 1) {
         out->type = (dest == KOCHAVA_DEST_BRAZE) ? KOCHAVA_CALL_TRACK
                                                  : pr->msg.type;
 
-        if (id && id->data) {
-            out->message_id = kochava_strndup(pr->a, id->data, id->len);
-            if (out->message_id == NULL) {
-                return -1;
-            }
-
-            out->message_id_len = id->len;
+        if (out->ids) {
+            out->message_id = out->ids[0].data;
+            out->message_id_len = out->ids[0].len;
         }
     }
 

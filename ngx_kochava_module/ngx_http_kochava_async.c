@@ -43,6 +43,8 @@ static ngx_connection_t *ngx_http_kochava_fake_connection(
     ngx_http_request_t *r, ngx_pool_t *pool);
 static ngx_int_t ngx_http_kochava_copy_outs(ngx_pool_t *pool,
     kochava_result_t *to, kochava_result_t *from);
+static ngx_int_t ngx_http_kochava_copy_ids(ngx_pool_t *pool,
+    kochava_out_t *out);
 static void ngx_http_kochava_detached_done(ngx_event_t *ev);
 static void ngx_http_kochava_detached_cleanup(void *data);
 static void ngx_http_kochava_free_detached(ngx_http_kochava_detached_t *d);
@@ -292,6 +294,13 @@ ngx_http_kochava_detach(ngx_http_request_t *r, ngx_http_kochava_ctx_t *ctx)
     d->ctx.call = ctx->call;
     d->ctx.detached = 1;
 
+    /* the key of de-duplication entries */
+    if (ngx_http_kochava_copy_str(pool, &d->ctx.app_id, &ctx->app_id)
+        != NGX_OK)
+    {
+        goto free;
+    }
+
     if (ngx_http_kochava_copy_outs(pool, &d->ctx.result, &ctx->result)
         != NGX_OK)
     {
@@ -472,7 +481,47 @@ ngx_http_kochava_copy_outs(ngx_pool_t *pool, kochava_result_t *to,
             ngx_memcpy(p + out->len, out->message_id, out->message_id_len);
             out->message_id = (const char *) p + out->len;
         }
+
+        if (out->ids
+            && ngx_http_kochava_copy_ids(pool, out) != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
     }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_kochava_copy_ids(ngx_pool_t *pool, kochava_out_t *out)
+{
+    u_char        *p;
+    uint32_t       i;
+    kochava_id_t  *ids;
+
+    ids = ngx_palloc(pool, out->count * sizeof(kochava_id_t));
+    if (ids == NULL) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < out->count; i++) {
+        ids[i] = out->ids[i];
+
+        if (ids[i].data == NULL || ids[i].len == 0) {
+            continue;
+        }
+
+        p = ngx_pnalloc(pool, ids[i].len);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_memcpy(p, ids[i].data, ids[i].len);
+        ids[i].data = (const char *) p;
+    }
+
+    out->ids = ids;
 
     return NGX_OK;
 }
@@ -595,7 +644,8 @@ ngx_http_kochava_spool_all(ngx_http_request_t *r,
     spooled = 0;
 
     for (i = 0; i < ctx->result.nouts; i++) {
-        spooled += ngx_http_kochava_spool_out(r, &ctx->result.outs[i], why);
+        spooled += ngx_http_kochava_spool_out(r, ctx, &ctx->result.outs[i],
+                                              why);
     }
 
     ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,

@@ -174,6 +174,8 @@ ngx_http_kochava_subrequest(ngx_http_request_t *r, ngx_http_kochava_sr_t *s,
     sr->method = NGX_HTTP_POST;
     sr->method_name = ngx_http_kochava_post;
 
+    s->start = ngx_current_msec;
+
     /*
      * A body of its own, with start and end set: the upstream rewinds
      * to b->start when proxy_next_upstream tries another server.
@@ -361,12 +363,21 @@ ngx_http_kochava_sr_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
         break;
     }
 
+    ngx_http_kochava_metrics_upstream(s->out->dest, outcome,
+                                      ngx_current_msec - s->start);
+
+    if (outcome == KOCHAVA_OUTCOME_OK
+        || outcome == KOCHAVA_OUTCOME_PERMANENT)
+    {
+        ngx_http_kochava_dedup_mark(s->ctx->request, s->ctx, s->out);
+    }
+
     s->ctx->in_flight--;
 
     if (outcome == KOCHAVA_OUTCOME_RETRYABLE
         || outcome == KOCHAVA_OUTCOME_TIMEOUT)
     {
-        if (ngx_http_kochava_spool_out(s->ctx->request, s->out,
+        if (ngx_http_kochava_spool_out(s->ctx->request, s->ctx, s->out,
                                        ngx_http_kochava_failure(sr, s,
                                                                 outcome)))
         {
@@ -445,8 +456,8 @@ ngx_http_kochava_failure(ngx_http_request_t *r, ngx_http_kochava_sr_t *s,
  */
 
 ngx_uint_t
-ngx_http_kochava_spool_out(ngx_http_request_t *r, kochava_out_t *out,
-    const char *error)
+ngx_http_kochava_spool_out(ngx_http_request_t *r, ngx_http_kochava_ctx_t *ctx,
+    kochava_out_t *out, const char *error)
 {
     ngx_http_kochava_loc_conf_t  *klcf;
 
@@ -464,6 +475,9 @@ ngx_http_kochava_spool_out(ngx_http_request_t *r, kochava_out_t *out,
         return 0;
     }
 
+    /* on disk is as good as delivered: the replay sends it */
+    ngx_http_kochava_dedup_mark(r, ctx, out);
+
     return 1;
 }
 
@@ -480,7 +494,7 @@ ngx_http_kochava_spool_rest(ngx_http_request_t *r,
         s = &ctx->srs[ctx->next++];
         s->done = 1;
 
-        if (ngx_http_kochava_spool_out(r, s->out, "internal error")) {
+        if (ngx_http_kochava_spool_out(r, ctx, s->out, "internal error")) {
             ctx->spooled++;
         }
 

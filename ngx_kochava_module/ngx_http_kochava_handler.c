@@ -459,6 +459,8 @@ ngx_http_kochava_process(ngx_http_request_t *r, ngx_http_kochava_ctx_t *ctx)
     req.client_ip = (const char *) r->connection->addr_text.data;
     req.client_ip_len = r->connection->addr_text.len;
     req.received_ms = (int64_t) r->start_sec * 1000 + r->start_msec;
+    req.seen = klcf->dedup ? ngx_http_kochava_dedup_seen : NULL;
+    req.seen_data = ctx;
 
     ngx_http_kochava_allocator(r, &alloc);
 
@@ -467,6 +469,8 @@ ngx_http_kochava_process(ngx_http_request_t *r, ngx_http_kochava_ctx_t *ctx)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
+
+    ngx_http_kochava_metrics_result(&ctx->result);
 
     if (ctx->result.rejected) {
         ctx->error.data = (u_char *) ctx->result.rejects[0].error;

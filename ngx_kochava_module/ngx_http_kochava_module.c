@@ -164,6 +164,27 @@ static ngx_command_t  ngx_http_kochava_commands[] = {
       offsetof(ngx_http_kochava_loc_conf_t, cors),
       NULL },
 
+    { ngx_string("kochava_status"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_kochava_status,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("kochava_dedup_zone"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
+      ngx_http_kochava_dedup_zone,
+      0,
+      0,
+      NULL },
+
+    { ngx_string("kochava_dedup"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_kochava_dedup,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("kochava_event_name"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE2,
       ngx_http_kochava_event_name,
@@ -216,6 +237,10 @@ ngx_http_kochava_preconfiguration(ngx_conf_t *cf)
 static ngx_int_t
 ngx_http_kochava_postconfiguration(ngx_conf_t *cf)
 {
+    if (ngx_http_kochava_metrics_init(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     return ngx_http_kochava_fanout_init(cf);
 }
 
@@ -273,6 +298,7 @@ ngx_http_kochava_create_loc_conf(ngx_conf_t *cf)
     conf->cors = NGX_CONF_UNSET;
     conf->async_backlog = NGX_CONF_UNSET_SIZE;
     conf->spool = NGX_CONF_UNSET_PTR;
+    conf->dedup = NGX_CONF_UNSET_PTR;
 
     return conf;
 }
@@ -303,6 +329,7 @@ ngx_http_kochava_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_size_value(conf->async_backlog, prev->async_backlog,
                               64 * 1024 * 1024);
     ngx_conf_merge_ptr_value(conf->spool, prev->spool, NULL);
+    ngx_conf_merge_ptr_value(conf->dedup, prev->dedup, NULL);
 
     for (dest = 0; dest < KOCHAVA_NDESTS; dest++) {
         if (ngx_http_kochava_merge_pass(cf, conf, prev, dest) != NGX_CONF_OK)
@@ -478,6 +505,10 @@ ngx_http_kochava_ingest(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     clcf->handler = ngx_http_kochava_ingest_handler;
 
+    if (ngx_http_kochava_metrics_add(cf) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
     return NGX_CONF_OK;
 }
 
@@ -512,6 +543,10 @@ ngx_http_kochava_postback(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
     clcf->handler = ngx_http_kochava_postback_handler;
+
+    if (ngx_http_kochava_metrics_add(cf) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
 
     return NGX_CONF_OK;
 }
@@ -581,6 +616,10 @@ ngx_http_kochava_init_process(ngx_cycle_t *cycle)
     }
 
     kochava_seed(seed);
+
+    if (ngx_http_kochava_metrics_init_process(cycle) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     return ngx_http_kochava_spool_init_process(cycle);
 }

@@ -66,6 +66,7 @@ typedef struct {
     ngx_http_kochava_spool_t     *spool;          /* NULL: off */
 
     ngx_array_t                  *names;          /* of kochava_name_t */
+    ngx_shm_zone_t               *dedup;          /* NULL: off */
 
     kochava_conf_t                core;           /* built when merged */
 } ngx_http_kochava_loc_conf_t;
@@ -85,6 +86,7 @@ typedef struct {
     size_t                        answer_len;
     kochava_outcome_e             outcome;
     size_t                        errors;         /* Braze's errors[] */
+    ngx_msec_t                    start;          /* when it was sent */
 
     unsigned                      done:1;
     unsigned                      complete:1;     /* the answer's end came */
@@ -139,7 +141,7 @@ ngx_int_t ngx_http_kochava_fanout_start(ngx_http_request_t *r,
     ngx_http_kochava_ctx_t *ctx);
 ngx_int_t ngx_http_kochava_fanout_init(ngx_conf_t *cf);
 ngx_uint_t ngx_http_kochava_spool_out(ngx_http_request_t *r,
-    kochava_out_t *out, const char *error);
+    ngx_http_kochava_ctx_t *ctx, kochava_out_t *out, const char *error);
 
 ngx_int_t ngx_http_kochava_async_start(ngx_http_request_t *r,
     ngx_http_kochava_ctx_t *ctx);
@@ -154,6 +156,9 @@ void ngx_http_kochava_metrics_spooled(size_t bytes);
 void ngx_http_kochava_metrics_spool_dropped(void);
 void ngx_http_kochava_metrics_spool_bytes_set(off_t bytes);
 off_t ngx_http_kochava_metrics_spool_bytes(void);
+
+
+#include "ngx_http_kochava_metrics.h"
 
 
 #endif /* _NGX_HTTP_KOCHAVA_MODULE_H_INCLUDED_ */

@@ -151,6 +151,8 @@ ngx_http_kochava_postback_process(ngx_http_request_t *r, ngx_str_t *params,
         return ngx_http_kochava_send_error(r, rc, err);
     }
 
+    ngx_http_kochava_metrics_result(&ctx->result);
+
     if (ctx->result.rejected) {
         ctx->error.data = (u_char *) ctx->result.rejects[0].error;
         ctx->error.len = ngx_strlen(ctx->error.data);

@@ -19,7 +19,8 @@ typedef enum {
     NGX_HTTP_KOCHAVA_VAR_ACCEPTED,
     NGX_HTTP_KOCHAVA_VAR_REJECTED,
     NGX_HTTP_KOCHAVA_VAR_SKIPPED,
-    NGX_HTTP_KOCHAVA_VAR_OUTBOUND
+    NGX_HTTP_KOCHAVA_VAR_OUTBOUND,
+    NGX_HTTP_KOCHAVA_VAR_DEDUPLICATED
 } ngx_http_kochava_count_e;
 
 
@@ -59,6 +60,10 @@ static ngx_http_variable_t  ngx_http_kochava_vars[] = {
 
     { ngx_string("kochava_outbound"), NULL,
       ngx_http_kochava_count_variable, NGX_HTTP_KOCHAVA_VAR_OUTBOUND,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("kochava_deduplicated"), NULL,
+      ngx_http_kochava_count_variable, NGX_HTTP_KOCHAVA_VAR_DEDUPLICATED,
       NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
       ngx_http_null_variable
@@ -148,6 +153,10 @@ ngx_http_kochava_count_variable(ngx_http_request_t *r,
 
     case NGX_HTTP_KOCHAVA_VAR_SKIPPED:
         n = ctx->result.skipped;
+        break;
+
+    case NGX_HTTP_KOCHAVA_VAR_DEDUPLICATED:
+        n = ctx->result.deduplicated;
         break;
 
     default: /* NGX_HTTP_KOCHAVA_VAR_OUTBOUND */

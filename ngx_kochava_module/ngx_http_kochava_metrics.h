@@ -1,0 +1,119 @@
+
+/*
+ * Copyright (C) ngx_kochava_module authors
+ *
+ * Counters in shared memory, summed over all workers (docs/metrics.md),
+ * and the de-duplication zones.  Included by ngx_http_kochava_module.h.
+ */
+
+
+#ifndef _NGX_HTTP_KOCHAVA_METRICS_H_INCLUDED_
+#define _NGX_HTTP_KOCHAVA_METRICS_H_INCLUDED_
+
+
+/* upper bounds of kochava_upstream_duration_seconds, in milliseconds */
+#define NGX_HTTP_KOCHAVA_BUCKETS                                              \
+    5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000
+
+#define NGX_HTTP_KOCHAVA_NBUCKETS    11
+
+/* client answers counted by status; the last slot is "other" */
+#define NGX_HTTP_KOCHAVA_STATUSES                                             \
+    200, 204, 400, 401, 404, 405, 413, 415, 500, 503
+
+#define NGX_HTTP_KOCHAVA_NSTATUSES   10
+
+
+/*
+ * The zone's only structure: ngx_atomic_t slots added to with
+ * ngx_atomic_fetch_add() (no lock), read without one.
+ */
+typedef struct {
+    ngx_uint_t     size;                    /* sizeof, checked on reuse */
+
+    ngx_atomic_t   received[KOCHAVA_NTYPES];
+    ngx_atomic_t   accepted;
+    ngx_atomic_t   rejected[KOCHAVA_NREASONS];
+    ngx_atomic_t   skipped;
+    ngx_atomic_t   deduplicated;
+
+    ngx_atomic_t   upstream[KOCHAVA_NDESTS][KOCHAVA_NOUTCOMES];
+
+    /* per bucket, not cumulative; the last is +Inf */
+    ngx_atomic_t   duration[KOCHAVA_NDESTS][NGX_HTTP_KOCHAVA_NBUCKETS + 1];
+    ngx_atomic_t   duration_ms[KOCHAVA_NDESTS];
+
+    ngx_atomic_t   spool_records;
+    ngx_atomic_t   spool_dropped;
+    ngx_atomic_t   spool_bytes;
+
+    ngx_atomic_t   braze_attributed;
+    ngx_atomic_t   braze_organic;
+
+    ngx_atomic_t   requests[NGX_HTTP_KOCHAVA_NSTATUSES + 1];
+
+    ngx_atomic_t   dedup_evicted;
+} ngx_http_kochava_metrics_t;
+
+
+/* NULL until a worker found the zone, or when the module is not used */
+extern ngx_http_kochava_metrics_t  *ngx_http_kochava_metrics;
+
+
+/* ngx_http_kochava_metrics.c */
+
+ngx_int_t ngx_http_kochava_metrics_add(ngx_conf_t *cf);
+ngx_int_t ngx_http_kochava_metrics_init_process(ngx_cycle_t *cycle);
+ngx_int_t ngx_http_kochava_metrics_init(ngx_conf_t *cf);
+
+/* after a request's messages were processed */
+void ngx_http_kochava_metrics_result(kochava_result_t *res);
+
+/* an outbound request is over: its destination, outcome and duration */
+void ngx_http_kochava_metrics_upstream(kochava_dest_e dest,
+    kochava_outcome_e outcome, ngx_msec_t duration);
+
+void ngx_http_kochava_metrics_dedup_evicted(ngx_uint_t n);
+
+/*
+ * For the spool (all are no-ops without the zone): a record written
+ * (records_total++, spool_bytes += bytes), a record dropped, the bytes in
+ * use as a directory scan found them, and the bytes in use.
+ */
+void ngx_http_kochava_metrics_spooled(size_t bytes);
+void ngx_http_kochava_metrics_spool_dropped(void);
+void ngx_http_kochava_metrics_spool_bytes_set(off_t bytes);
+off_t ngx_http_kochava_metrics_spool_bytes(void);
+
+
+/* ngx_http_kochava_status.c: "kochava_status;" */
+
+char *ngx_http_kochava_status(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
+
+/* ngx_http_kochava_dedup.c */
+
+char *ngx_http_kochava_dedup_zone(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_kochava_dedup(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
+/* kochava_req_t.seen: data is the request's ngx_http_kochava_ctx_t */
+int ngx_http_kochava_dedup_seen(void *data, const char *id, size_t len);
+
+/*
+ * Records the messages of one outbound request as delivered (on "ok" or
+ * "permanent", or once it is written to the spool): in the zone of r's
+ * "kochava_dedup", under the App GUID ctx->app_id, for out->ids.  r may be
+ * any request with the ingest location's configuration (the detached
+ * request of an async fan-out).
+ */
+void ngx_http_kochava_dedup_mark(ngx_http_request_t *r,
+    ngx_http_kochava_ctx_t *ctx, kochava_out_t *out);
+
+/* the kochava_dedup_entries family, for the status page */
+u_char *ngx_http_kochava_dedup_status(u_char *p, u_char *last);
+
+
+#endif /* _NGX_HTTP_KOCHAVA_METRICS_H_INCLUDED_ */
