@@ -5,6 +5,7 @@
 use lib '.';
 use t::TestKochava;
 use t::Messages;
+use t::Metrics;
 
 repeat_each(1);
 no_shuffle();
@@ -279,3 +280,78 @@ json([
 ])
 --- error_log
 1 failed, 1 of them spooled
+
+
+
+=== TEST 11: async: metrics account for every message, spooled or delivered
+--- http_config
+    map $kochava_write_key $kochava_app { default ""; wk_test_1 koexample-app-guid; }
+--- no_kochava_defaults
+--- config eval
+ingest_config('kochava_delivery async; kochava_spool spool;') . q{
+    location /_kochava/track {
+        internal;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/_mock/fail/503;
+    }
+    location /_kochava/identity {
+        internal;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/_mock/identity;
+    }
+    location = /pause { echo_sleep 0.3; echo ok; }
+    location = /metrics { kochava_status; }
+}
+--- more_headers eval: "Authorization: " . basic_auth(KEY)
+--- request eval
+["POST /v1/batch\n" . json({batch => [
+    android_track('Fails One'), android_track('Fails Two'),
+    android_track('x', type => 'identify', userId => 'u-3'),
+ ]}),
+ "GET /pause", "GET /metrics"]
+--- error_code eval: [200, 200, 200]
+--- metrics
+kochava_messages_received_total{type="track"} 2
+kochava_messages_received_total{type="identify"} 1
+kochava_messages_accepted_total 3
+kochava_upstream_requests_total{destination="kochava",result="retryable"} 2
+kochava_upstream_requests_total{destination="kochava_identity",result="ok"} 1
+kochava_spool_records_total 2
+kochava_spool_dropped_total 0
+--- spool eval
+json([
+  {dest => 'kochava', uri => '/_kochava/track', attempts => 1,
+   first_failed => {'$near_now' => 0}, last_error => '503',
+   body => kochava_event('Fails One')},
+  {dest => 'kochava', uri => '/_kochava/track', attempts => 1,
+   first_failed => {'$near_now' => 0}, last_error => '503',
+   body => kochava_event('Fails Two')},
+])
+
+
+
+=== TEST 12: async + de-duplication: a message on disk is not spooled again when the SDK resends it
+--- http_config
+    map $kochava_write_key $kochava_app { default ""; wk_test_1 koexample-app-guid; }
+    kochava_dedup_zone async_ids:1m;
+--- no_kochava_defaults
+--- config eval
+ingest_config('kochava_delivery async; kochava_spool spool; kochava_dedup async_ids;') . q{
+    location /_kochava/track {
+        internal;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/_mock/fail/503;
+    }
+    location = /pause { echo_sleep 0.3; echo ok; }
+}
+--- more_headers eval: "Authorization: " . basic_auth(KEY)
+--- request eval
+["POST /v1/track\n" . json(android_track('Once On Disk', messageId => 'dedup-async-1')),
+ "GET /pause",
+ "POST /v1/track\n" . json(android_track('Once On Disk', messageId => 'dedup-async-1'))]
+--- error_code eval: [200, 200, 200]
+--- response_headers eval
+["", "", "X-Kochava: m=1 a=1 r=0 s=0 o=0"]
+--- spool eval
+json([
+  {dest => 'kochava', uri => '/_kochava/track', attempts => 1,
+   first_failed => {'$near_now' => 0}, last_error => '503',
+   body => kochava_event('Once On Disk')},
+])
