@@ -222,3 +222,21 @@ bench-core: deps $(BENCH_DIR)/bench_core $(BENCH_DIR)/malloc_count.so \
 
 clean: stop
 	rm -rf $(BUILD) t/servroot
+
+# --- kochava-replay: the spool drainer (replay/, docs/replay.md) ----------
+# self-contained: "all" gains a prerequisite, nothing else changes
+REPLAY       := $(BUILD)/kochava-replay
+REPLAY_SRCS  := $(wildcard replay/*.c)
+
+.PHONY: replay
+
+all: replay
+
+replay: deps $(REPLAY)
+
+$(REPLAY): $(REPLAY_SRCS) replay/replay.h $(CORE_SRCS) $(HEADERS)
+	@mkdir -p $(BUILD)
+	$(CC) $(CORE_CFLAGS) -Ireplay -o $@ $(REPLAY_SRCS) $(CORE_SRCS) \
+	    $(CORE_LIBS) -lcurl
+
+# --- end kochava-replay ---------------------------------------------------
