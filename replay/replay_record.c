@@ -192,7 +192,7 @@ replay_record_format(const replay_record_t *rec, int64_t now_ms,
 
     case REPLAY_RETRY:
         snprintf(value[2], sizeof(value[2]), "%lld",
-                 (long long) ((rec->retry_at_ms + 999) / 1000));
+                 (long long) (rec->retry_at_ms / 1000));
         n = 3;
         break;
 

@@ -346,7 +346,9 @@ replay_finish(const replay_conf_t *conf, replay_transfer_t *t,
     /* attempts + 1 is written back; the replay's own failures count */
     delay = replay_backoff(conf, rec->attempts > 1 ? rec->attempts : 1);
 
-    rec->retry_at_ms = now + (delay > retry_after ? delay : retry_after);
+    /* whole seconds, as not_before is written */
+    delay = now + (delay > retry_after ? delay : retry_after);
+    rec->retry_at_ms = (delay + 999) / 1000 * 1000;
 
     if (holds[rec->dest].until_ms <= now) {
         replay_log("%s failed (%s)%s: holding it back",
