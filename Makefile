@@ -224,13 +224,15 @@ clean: stop
 	rm -rf $(BUILD) t/servroot
 
 # --- kochava-replay: the spool drainer (replay/, docs/replay.md) ----------
-# self-contained: "all" gains a prerequisite, nothing else changes
+# self-contained: "all" and "test" gain a prerequisite, nothing else changes
 REPLAY       := $(BUILD)/kochava-replay
 REPLAY_SRCS  := $(wildcard replay/*.c)
+DEB_PACKAGES += python3 valgrind
 
-.PHONY: replay
+.PHONY: replay test-replay test-replay-valgrind
 
 all: replay
+test: test-replay
 
 replay: deps $(REPLAY)
 
@@ -239,4 +241,10 @@ $(REPLAY): $(REPLAY_SRCS) replay/replay.h $(CORE_SRCS) $(HEADERS)
 	$(CC) $(CORE_CFLAGS) -Ireplay -o $@ $(REPLAY_SRCS) $(CORE_SRCS) \
 	    $(CORE_LIBS) -lcurl
 
+test-replay: replay
+	prove tests/replay/run
+
+# the same suite with kochava-replay under valgrind memcheck
+test-replay-valgrind: replay
+	REPLAY_WRAPPER="$(VALGRIND)" prove tests/replay/run
 # --- end kochava-replay ---------------------------------------------------
