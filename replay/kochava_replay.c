@@ -36,6 +36,7 @@ typedef struct {
     size_t                    unsendable;    /* no URL for their dest */
     int64_t                   next_due_ms;   /* earliest; 0: none */
     size_t                    errors;        /* files not committed */
+    size_t                    unread;        /* files a signal left */
 } replay_pass_t;
 
 
@@ -172,6 +173,10 @@ main(int argc, char **argv)
                stats.torn, pass.remaining,
                replay_stop ? " (stopped by a signal)" : "");
 
+    if (pass.unread > 0) {
+        replay_log("%zu file(s) not read: stopped by a signal", pass.unread);
+    }
+
     if (pass.unsendable > 0) {
         replay_log("%zu braze record(s) kept: no --braze-url",
                    pass.unsendable);
@@ -181,7 +186,7 @@ main(int argc, char **argv)
     close(lock);
     replay_options_free(&conf);
 
-    if (pass.remaining > 0 || pass.errors > 0) {
+    if (pass.remaining > 0 || pass.errors > 0 || pass.unread > 0) {
         return REPLAY_EXIT_REMAIN;
     }
 
@@ -245,6 +250,9 @@ replay_pass(const replay_conf_t *conf, replay_hold_t *holds,
             pass->errors++;
         }
     }
+
+    /* a signal came: files not read this pass still hold records */
+    pass->unread = n - i;
 
     replay_spool_names_free(names, n);
 
