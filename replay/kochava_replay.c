@@ -316,12 +316,8 @@ replay_batch(const replay_conf_t *conf, replay_file_t **files,
                 continue;
             }
 
-            if (conf->url[rec->dest] == NULL) {
-                continue;
-            }
-
             if (conf->max_age_ms > 0
-                && rec->first_failed * 1000 + conf->max_age_ms < now)
+                && rec->first_failed < (now - conf->max_age_ms) / 1000)
             {
                 rec->state = REPLAY_DEAD_AGE;
                 stats->dead++;
@@ -332,7 +328,9 @@ replay_batch(const replay_conf_t *conf, replay_file_t **files,
                 continue;
             }
 
-            if (rec->not_before * 1000 > now) {
+            if (conf->url[rec->dest] == NULL
+                || rec->not_before > now / 1000)
+            {
                 continue;
             }
 

@@ -40,6 +40,11 @@ static int replay_next_member(const char **pp, const char *end,
 static int replay_key_is(const replay_member_t *m, const char *key);
 static size_t replay_escape(char *out, const char *s);
 static void replay_copy_error(char *dst, const char *src);
+static long long replay_clamp(long long n, long long min, long long max);
+
+
+#define REPLAY_MAX_ATTEMPTS  1000000000LL
+#define REPLAY_MAX_TIME      (1LL << 40)    /* epoch s, year 36812 */
 
 
 static const char  *replay_dest_labels[KOCHAVA_NDESTS] = {
@@ -98,8 +103,11 @@ replay_record_parse(replay_record_t *rec, char *err, size_t errlen)
         return 1;
     }
 
+    /* clamped: no arithmetic on them can overflow */
+
     v = json_object_get(root, "attempts");
     rec->attempts = json_is_integer(v) ? json_integer_value(v) : 0;
+    rec->attempts = replay_clamp(rec->attempts, 0, REPLAY_MAX_ATTEMPTS);
 
     v = json_object_get(root, "first_failed");
     if (!json_is_integer(v)) {
@@ -107,7 +115,8 @@ replay_record_parse(replay_record_t *rec, char *err, size_t errlen)
         snprintf(err, errlen, "no integer \"first_failed\"");
         return 1;
     }
-    rec->first_failed = json_integer_value(v);
+    rec->first_failed = replay_clamp(json_integer_value(v), 0,
+                                     REPLAY_MAX_TIME);
 
     v = json_object_get(root, "last_error");
     if (json_is_string(v)) {
@@ -116,6 +125,7 @@ replay_record_parse(replay_record_t *rec, char *err, size_t errlen)
 
     v = json_object_get(root, "not_before");
     rec->not_before = json_is_integer(v) ? json_integer_value(v) : 0;
+    rec->not_before = replay_clamp(rec->not_before, 0, REPLAY_MAX_TIME);
 
     v = json_object_get(root, "body");
     found = (v != NULL);
@@ -437,4 +447,11 @@ replay_copy_error(char *dst, const char *src)
 
     memcpy(dst, src, len);
     dst[len] = '\0';
+}
+
+
+static long long
+replay_clamp(long long n, long long min, long long max)
+{
+    return n < min ? min : (n > max ? max : n);
 }
