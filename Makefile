@@ -119,7 +119,7 @@ $(BUILD)/unit/%: tests/unit/%.c $(CORE_SRCS) $(HEADERS) tests/unit/tap.h
 	$(CC) $(CORE_CFLAGS) -Itests/unit -o $@ $< $(CORE_SRCS) $(CORE_LIBS)
 
 test: all unit fuzz-smoke
-	$(TEST_ENV) prove $(PROVE_INC) $(UNIT_BINS) t/*.t tests/spool/spool.t
+	$(TEST_ENV) prove $(PROVE_INC) $(UNIT_BINS) t/*.t tests/spool/spool.t tests/e2e/outage.t
 	tests/dedup/run
 
 # de-duplication across 2 workers, a reload and the ttl (part of make test)
@@ -228,3 +228,29 @@ bench-core: deps $(BENCH_DIR)/bench_core $(BENCH_DIR)/malloc_count.so \
 
 clean: stop
 	rm -rf $(BUILD) t/servroot
+
+# --- kochava-replay: the spool drainer (replay/, docs/replay.md) ----------
+# self-contained: "all" and "test" gain a prerequisite, nothing else changes
+REPLAY       := $(BUILD)/kochava-replay
+REPLAY_SRCS  := $(wildcard replay/*.c)
+DEB_PACKAGES += python3 valgrind
+
+.PHONY: replay test-replay test-replay-valgrind
+
+all: replay
+test: test-replay
+
+replay: deps $(REPLAY)
+
+$(REPLAY): $(REPLAY_SRCS) replay/replay.h $(CORE_SRCS) $(HEADERS)
+	@mkdir -p $(BUILD)
+	$(CC) $(CORE_CFLAGS) -Ireplay -o $@ $(REPLAY_SRCS) $(CORE_SRCS) \
+	    $(CORE_LIBS) -lcurl
+
+test-replay: replay
+	prove tests/replay/run
+
+# the same suite with kochava-replay under valgrind memcheck
+test-replay-valgrind: replay
+	REPLAY_WRAPPER="$(VALGRIND)" prove tests/replay/run
+# --- end kochava-replay ---------------------------------------------------

@@ -1,0 +1,649 @@
+
+/*
+ * Copyright (C) ngx_kochava_module authors
+ *
+ * The spool directory: the lock, the closed files (*.jsonl, never
+ * *.jsonl.part nor dead-letter.jsonl), reading one into records, and
+ * committing what a pass did to it:
+ *
+ *   1. dead records are appended to dead-letter.jsonl (one write(2) per
+ *      record line, O_APPEND), then fsync();
+ *   2. the records that stay are written to DIR/.replay-<pid>-<n>.tmp,
+ *      fsync()ed and renamed over the file (or the file is removed when
+ *      nothing stays), then the directory is fsync()ed.
+ *
+ * A crash before 2 leaves the file as it was: its delivered records are
+ * sent again, its dead ones may be appended twice (at-least-once).  No
+ * record is ever only in memory.
+ */
+
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+
+#include "replay.h"
+
+
+static int replay_cmp(const void *a, const void *b);
+static int replay_write_all(int fd, const char *p, size_t len);
+static int replay_dead_letter(const char *dir, replay_file_t *file,
+    int64_t now_ms);
+static int replay_sync_dir(const char *dir);
+static char *replay_path(const char *dir, const char *name);
+
+
+static unsigned  replay_tmp_seq;
+
+
+/* returns the lock's descriptor (kept open), -1 when held, -2 on error */
+int
+replay_spool_lock(const char *dir)
+{
+    int    fd;
+    char  *path;
+
+    path = replay_path(dir, REPLAY_LOCK);
+    if (path == NULL) {
+        return -2;
+    }
+
+    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+
+    if (fd == -1) {
+        replay_error("%s: %s", path, strerror(errno));
+        free(path);
+        return -2;
+    }
+
+    free(path);
+
+    if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+        close(fd);
+        return -1;
+    }
+
+    return fd;
+}
+
+
+/* temporary files a crashed replay left (under the lock: ours) */
+void
+replay_spool_clean(const char *dir)
+{
+    DIR            *d;
+    char           *path;
+    size_t          len;
+    struct dirent  *de;
+
+    d = opendir(dir);
+    if (d == NULL) {
+        return;
+    }
+
+    while ((de = readdir(d)) != NULL) {
+        len = strlen(de->d_name);
+
+        if (strncmp(de->d_name, REPLAY_TMP_PREFIX,
+                    sizeof(REPLAY_TMP_PREFIX) - 1) != 0
+            || len < 4 || strcmp(de->d_name + len - 4, ".tmp") != 0)
+        {
+            continue;
+        }
+
+        path = replay_path(dir, de->d_name);
+        if (path != NULL) {
+            if (unlink(path) == 0) {
+                replay_log("removed %s, left by an interrupted replay",
+                           de->d_name);
+            }
+            free(path);
+        }
+    }
+
+    closedir(d);
+}
+
+
+/* the closed spool files, sorted by name */
+int
+replay_spool_list(const char *dir, char ***names, size_t *n)
+{
+    DIR            *d;
+    char          **list, **more, *path;
+    size_t          len, nalloc;
+    struct stat     st;
+    struct dirent  *de;
+
+    d = opendir(dir);
+    if (d == NULL) {
+        replay_error("%s: %s", dir, strerror(errno));
+        return -1;
+    }
+
+    list = NULL;
+    nalloc = 0;
+    *n = 0;
+
+    while ((de = readdir(d)) != NULL) {
+        len = strlen(de->d_name);
+
+        if (de->d_name[0] == '.' || len <= 6
+            || strcmp(de->d_name + len - 6, ".jsonl") != 0
+            || strcmp(de->d_name, REPLAY_DEAD_LETTER) == 0)
+        {
+            continue;
+        }
+
+        path = replay_path(dir, de->d_name);
+        if (path == NULL) {
+            goto failed;
+        }
+
+        if (lstat(path, &st) == -1 || !S_ISREG(st.st_mode)) {
+            free(path);
+            continue;
+        }
+
+        free(path);
+
+        if (*n == nalloc) {
+            nalloc = nalloc ? 2 * nalloc : 64;
+            more = realloc(list, nalloc * sizeof(char *));
+            if (more == NULL) {
+                goto failed;
+            }
+            list = more;
+        }
+
+        list[*n] = strdup(de->d_name);
+        if (list[*n] == NULL) {
+            goto failed;
+        }
+
+        (*n)++;
+    }
+
+    closedir(d);
+
+    if (*n > 1) {
+        qsort(list, *n, sizeof(char *), replay_cmp);
+    }
+
+    *names = list;
+
+    return 0;
+
+failed:
+
+    replay_error("out of memory listing %s", dir);
+    closedir(d);
+    replay_spool_names_free(list, *n);
+    *n = 0;
+
+    return -1;
+}
+
+
+void
+replay_spool_names_free(char **names, size_t n)
+{
+    size_t  i;
+
+    for (i = 0; i < n; i++) {
+        free(names[i]);
+    }
+
+    free(names);
+}
+
+
+/*
+ * Reads a file and splits it into records.  A line that is not complete
+ * JSON (no '\n' after it, or jansson refuses it) is torn: counted, logged
+ * and left out.  Returns 0, 1 when the file is gone, -1 on error.
+ */
+int
+replay_spool_read(const char *dir, const char *name, replay_file_t **file,
+    replay_stats_t *stats)
+{
+    int               fd, rc;
+    char             *path, *p, *end, *nl, err[160];
+    size_t            nlines;
+    ssize_t           got;
+    struct stat       st;
+    replay_file_t    *f;
+    replay_record_t  *rec;
+
+    path = replay_path(dir, name);
+    if (path == NULL) {
+        return -1;
+    }
+
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    free(path);
+
+    if (fd == -1) {
+        if (errno == ENOENT) {
+            return 1;
+        }
+        replay_error("%s: %s", name, strerror(errno));
+        return -1;
+    }
+
+    f = calloc(1, sizeof(replay_file_t));
+    if (f == NULL || fstat(fd, &st) == -1) {
+        goto failed;
+    }
+
+    f->name = strdup(name);
+    f->mode = st.st_mode & 0777;
+    f->data = malloc(st.st_size + 1);
+
+    if (f->name == NULL || f->data == NULL) {
+        goto failed;
+    }
+
+    while (f->size < (size_t) st.st_size) {
+        got = read(fd, f->data + f->size, st.st_size - f->size);
+        if (got == -1 && errno == EINTR) {
+            continue;
+        }
+        if (got <= 0) {
+            break;
+        }
+        f->size += got;
+    }
+
+    close(fd);
+    fd = -1;
+
+    end = f->data + f->size;
+    nlines = 0;
+
+    for (p = f->data; p < end; p++) {
+        if (*p == '\n') {
+            nlines++;
+        }
+    }
+
+    f->records = calloc(nlines + 1, sizeof(replay_record_t));
+    if (f->records == NULL) {
+        goto failed;
+    }
+
+    p = f->data;
+    nlines = 0;
+
+    while (p < end) {
+        nl = memchr(p, '\n', end - p);
+        nlines++;
+
+        if (nl == NULL) {
+            f->torn++;
+            stats->torn++;
+            replay_log("%s: line %zu: torn, %zu bytes without a newline: "
+                       "skipped", name, nlines, (size_t) (end - p));
+            break;
+        }
+
+        if (nl == p) {
+            p++;
+            continue;
+        }
+
+        rec = &f->records[f->nrecords];
+        rec->file = f;
+        rec->line = p;
+        rec->len = nl - p;
+        rec->lineno = nlines;
+
+        p = nl + 1;
+
+        rc = replay_record_parse(rec, err, sizeof(err));
+
+        if (rc == -1) {
+            f->torn++;
+            stats->torn++;
+            replay_log("%s: line %zu: torn (%s), %zu bytes: skipped", name,
+                       rec->lineno, err, rec->len);
+            continue;
+        }
+
+        if (rc == 1) {
+            rec->state = REPLAY_DEAD_INVALID;
+            err[REPLAY_ERROR_LEN - 1] = '\0';
+            memcpy(rec->error, err, REPLAY_ERROR_LEN);
+        }
+
+        f->nrecords++;
+        stats->records++;
+    }
+
+    *file = f;
+
+    return 0;
+
+failed:
+
+    replay_error("%s: %s", name, errno ? strerror(errno) : "out of memory");
+
+    if (fd != -1) {
+        close(fd);
+    }
+
+    replay_spool_file_free(f);
+
+    return -1;
+}
+
+
+/*
+ * Writes what the pass did to the file (see the top of this file).
+ * Returns 0, or -1 with the file left as it was (its records are tried
+ * again by the next pass).
+ */
+int
+replay_spool_commit(const char *dir, replay_file_t *file, int64_t now_ms)
+{
+    int               fd, changed, keep;
+    char             *path, *tmp, name[64], *line;
+    size_t            i, len;
+    replay_record_t  *rec;
+
+    changed = (file->torn > 0);
+    keep = 0;
+
+    for (i = 0; i < file->nrecords; i++) {
+        switch (file->records[i].state) {
+        case REPLAY_KEEP:
+        case REPLAY_DEFERRED:
+            keep = 1;
+            break;
+        case REPLAY_RETRY:
+            keep = 1;
+            changed = 1;
+            break;
+        default:
+            changed = 1;
+        }
+    }
+
+    if (!changed) {
+        return 0;
+    }
+
+    if (replay_dead_letter(dir, file, now_ms) != 0) {
+        return -1;
+    }
+
+    path = replay_path(dir, file->name);
+    if (path == NULL) {
+        return -1;
+    }
+
+    if (!keep) {
+        if (unlink(path) == -1 && errno != ENOENT) {
+            replay_error("%s: %s", file->name, strerror(errno));
+            free(path);
+            return -1;
+        }
+
+        free(path);
+
+        return replay_sync_dir(dir);
+    }
+
+    snprintf(name, sizeof(name), REPLAY_TMP_PREFIX "%ld-%u.tmp",
+             (long) getpid(), replay_tmp_seq++);
+
+    tmp = replay_path(dir, name);
+    if (tmp == NULL) {
+        free(path);
+        return -1;
+    }
+
+    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, file->mode);
+    if (fd == -1) {
+        replay_error("%s: %s", tmp, strerror(errno));
+        goto failed;
+    }
+
+    for (i = 0; i < file->nrecords; i++) {
+        rec = &file->records[i];
+
+        switch (rec->state) {
+
+        case REPLAY_KEEP:
+        case REPLAY_DEFERRED:
+            if (replay_write_all(fd, rec->line, rec->len + 1) != 0) {
+                goto failed_write;
+            }
+            break;
+
+        case REPLAY_RETRY:
+            line = replay_record_format(rec, now_ms, &len);
+            if (line == NULL) {
+                errno = ENOMEM;
+                goto failed_write;
+            }
+
+            if (replay_write_all(fd, line, len) != 0) {
+                free(line);
+                goto failed_write;
+            }
+
+            free(line);
+            break;
+
+        default:
+            break;
+        }
+    }
+
+    if (fsync(fd) == -1) {
+        goto failed_write;
+    }
+
+    if (close(fd) == -1) {
+        fd = -1;
+        goto failed_write;
+    }
+
+    fd = -1;
+
+    if (rename(tmp, path) == -1) {
+        goto failed_write;
+    }
+
+    free(tmp);
+    free(path);
+
+    return replay_sync_dir(dir);
+
+failed_write:
+
+    replay_error("%s: writing %s: %s", file->name, name, strerror(errno));
+
+    if (fd != -1) {
+        close(fd);
+    }
+
+    unlink(tmp);
+
+failed:
+
+    free(tmp);
+    free(path);
+
+    return -1;
+}
+
+
+void
+replay_spool_file_free(replay_file_t *file)
+{
+    if (file == NULL) {
+        return;
+    }
+
+    free(file->name);
+    free(file->data);
+    free(file->records);
+    free(file);
+}
+
+
+static int
+replay_dead_letter(const char *dir, replay_file_t *file, int64_t now_ms)
+{
+    int               fd, rc;
+    char             *path, *line;
+    size_t            i, len;
+    replay_record_t  *rec;
+
+    fd = -1;
+    rc = 0;
+
+    for (i = 0; i < file->nrecords && rc == 0; i++) {
+        rec = &file->records[i];
+
+        if (rec->state != REPLAY_DEAD && rec->state != REPLAY_DEAD_AGE
+            && rec->state != REPLAY_DEAD_INVALID)
+        {
+            continue;
+        }
+
+        if (fd == -1) {
+            path = replay_path(dir, REPLAY_DEAD_LETTER);
+            if (path == NULL) {
+                return -1;
+            }
+
+            fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
+                      0640);
+            free(path);
+
+            if (fd == -1) {
+                replay_error(REPLAY_DEAD_LETTER ": %s", strerror(errno));
+                return -1;
+            }
+        }
+
+        if (rec->state == REPLAY_DEAD_INVALID) {
+            /* valid JSON, but no record: kept as it came */
+            rc = replay_write_all(fd, rec->line, rec->len + 1);
+
+            replay_log("%s: line %zu: invalid record (%s): dead letter",
+                       file->name, rec->lineno, rec->error);
+            continue;
+        }
+
+        line = replay_record_format(rec, now_ms, &len);
+        if (line == NULL) {
+            errno = ENOMEM;
+            rc = -1;
+            break;
+        }
+
+        rc = replay_write_all(fd, line, len);
+        free(line);
+    }
+
+    if (fd == -1) {
+        return 0;
+    }
+
+    if (rc == 0 && fsync(fd) == -1) {
+        rc = -1;
+    }
+
+    if (rc != 0) {
+        replay_error(REPLAY_DEAD_LETTER ": %s", strerror(errno));
+    }
+
+    close(fd);
+
+    return rc;
+}
+
+
+static int
+replay_write_all(int fd, const char *p, size_t len)
+{
+    ssize_t  n;
+
+    while (len > 0) {
+        n = write(fd, p, len);
+
+        if (n == -1) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return -1;
+        }
+
+        p += n;
+        len -= n;
+    }
+
+    return 0;
+}
+
+
+static int
+replay_sync_dir(const char *dir)
+{
+    int  fd, rc;
+
+    fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd == -1) {
+        replay_error("%s: %s", dir, strerror(errno));
+        return -1;
+    }
+
+    rc = fsync(fd);
+    if (rc == -1) {
+        replay_error("%s: fsync: %s", dir, strerror(errno));
+    }
+
+    close(fd);
+
+    return rc;
+}
+
+
+static char *
+replay_path(const char *dir, const char *name)
+{
+    char    *path;
+    size_t   dlen, nlen;
+
+    dlen = strlen(dir);
+    nlen = strlen(name);
+
+    path = malloc(dlen + nlen + 2);
+    if (path == NULL) {
+        replay_error("out of memory");
+        return NULL;
+    }
+
+    memcpy(path, dir, dlen);
+    path[dlen] = '/';
+    memcpy(path + dlen + 1, name, nlen + 1);
+
+    return path;
+}
+
+
+static int
+replay_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char * const *) a, *(char * const *) b);
+}
