@@ -185,7 +185,10 @@ my %seen;
 my $delivered = 0;
 if (open my $k, '<', "$prefix/logs/kochava.jsonl") {
     while (my $line = <$k>) {
-        my $body = eval { decode_json($line) } or next;
+        chomp $line;
+        # the access log wrote the body as an escaped JSON string
+        my $text = eval { JSON::PP->new->decode(qq{["$line"]})->[0] };
+        my $body = eval { decode_json($text) } or next;
         $delivered++;
         $seen{ $body->{data}{event_data}{seq} // 'none' }++;
     }
