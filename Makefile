@@ -118,9 +118,11 @@ $(BUILD)/unit/%: tests/unit/%.c $(CORE_SRCS) $(HEADERS) tests/unit/tap.h
 	@mkdir -p $(BUILD)/unit
 	$(CC) $(CORE_CFLAGS) -Itests/unit -o $@ $< $(CORE_SRCS) $(CORE_LIBS)
 
+# the prove summary comes last: CI shows it
 test: all unit fuzz-smoke
-	$(TEST_ENV) prove $(PROVE_INC) $(UNIT_BINS) t/*.t tests/spool/spool.t tests/e2e/outage.t
 	tests/dedup/run
+	$(TEST_ENV) prove $(PROVE_INC) $(UNIT_BINS) t/*.t tests/spool/spool.t \
+	    tests/e2e/outage.t tests/replay/run
 
 # de-duplication across 2 workers, a reload and the ttl (part of make test)
 test-dedup: all
@@ -238,7 +240,6 @@ DEB_PACKAGES += python3 valgrind
 .PHONY: replay test-replay test-replay-valgrind
 
 all: replay
-test: test-replay
 
 replay: deps $(REPLAY)
 
