@@ -355,3 +355,62 @@ json([
    first_failed => {'$near_now' => 0}, last_error => '503',
    body => kochava_event('Once On Disk')},
 ])
+
+
+
+=== TEST 13: async fault matrix: 500, 429 with Retry-After and a non-JSON 200 are spooled; Kochava's "0" is not
+--- http_config
+    map $kochava_write_key $kochava_app { default ""; wk_test_1 koexample-app-guid; }
+--- no_kochava_defaults
+--- config eval
+(join '', map { qq{
+    location /f$_/v1/ {
+        kochava_ingest;
+        kochava_app_id \$kochava_app;
+        kochava_pass /_fault$_;
+        kochava_delivery async;
+        kochava_spool spool;
+    }
+} } qw(500 429 html no)) . q{
+    location /_fault500 {
+        internal;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/_mock/fail/500;
+    }
+    location /_fault429 {
+        internal;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/_429;
+    }
+    location = /_429 {
+        add_header Retry-After 30 always;
+        return 429 '{"error":"slow down"}';
+    }
+    location /_faulthtml {
+        internal;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/_mock/notjson;
+    }
+    location /_faultno {
+        internal;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/_mock/kochava_no;
+    }
+}
+--- more_headers eval: "Authorization: " . basic_auth(KEY)
+--- request eval
+["POST /f500/v1/track\n" . json(android_track('F500')),
+ "POST /f429/v1/track\n" . json(android_track('F429')),
+ "POST /fhtml/v1/track\n" . json(android_track('FHtml')),
+ "POST /fno/v1/track\n" . json(android_track('FNo'))]
+--- error_code eval: [200, 200, 200, 200]
+--- spool eval
+json([
+  {dest => 'kochava', uri => '/_fault500', attempts => 1,
+   first_failed => {'$near_now' => 0}, last_error => '500',
+   body => kochava_event('F500')},
+  {dest => 'kochava', uri => '/_fault429', attempts => 1,
+   first_failed => {'$near_now' => 0}, last_error => '429',
+   body => kochava_event('F429')},
+  {dest => 'kochava', uri => '/_faulthtml', attempts => 1,
+   first_failed => {'$near_now' => 0}, last_error => '200 not json',
+   body => kochava_event('FHtml')},
+])
+--- error_log
+kochava: kochava refused message 0 with 200, not retried
