@@ -158,8 +158,10 @@ fuzz-smoke: deps $(FUZZ_BINS)
 	done
 
 # wrk traffic while nginx reloads every 0.3 s: every 200 was delivered
+# (sync), or delivered or spooled (async)
 test-reload: all
-	tests/reload/run $(RELOAD_SECONDS)
+	tests/reload/run $(RELOAD_SECONDS) sync
+	tests/reload/run $(RELOAD_SECONDS) async
 
 # the core's unit tests under ASan + UBSan
 $(BUILD)/asan/%: tests/unit/%.c $(CORE_SRCS) $(HEADERS) tests/unit/tap.h
