@@ -28,6 +28,7 @@ ingest_config('kochava_delivery async; kochava_spool spool;')
 json([kochava_event('Async Hello')])
 --- spool
 []
+--- wait: 1
 --- error_log
 kochava: async fan-out of 1 requests over: 1 delivered, 0 refused, 0 failed, 0 of them spooled
 
@@ -125,6 +126,7 @@ ingest_config('kochava_delivery async; kochava_spool spool;') . q{
 --- error_code: 200
 --- spool
 []
+--- wait: 1
 --- error_log
 kochava: kochava refused message 0 with 200, not retried
 0 delivered, 1 refused, 0 failed, 0 of them spooled
@@ -243,6 +245,7 @@ ingest_config('kochava_delivery async; kochava_spool spool max_size=100;') . q{
 --- error_code: 200
 --- spool
 []
+--- wait: 1
 --- error_log eval
 [qr/\[error\].*kochava: spool ".*spool" is full \(max_size 100\), a kochava request was dropped/,
  "0 delivered, 0 refused, 1 failed, 0 of them spooled"]
