@@ -15,6 +15,9 @@ use File::Path qw(make_path remove_tree);
 use IO::Socket::INET;
 use JSON::PP;
 use Test::More;
+
+use lib dirname(__FILE__) . '/../lib';
+use EdgeTest qw(wait_for);
 use Time::HiRes qw(sleep time);
 
 my $top    = abs_path(dirname(__FILE__) . '/../..');
@@ -28,26 +31,11 @@ my $spool  = "$prefix/spool";
 my $N      = 200;
 my $json   = JSON::PP->new->canonical;
 
+sub nginx_cmd   { EdgeTest::nginx_cmd($prefix, @_) }
+sub spool_files { EdgeTest::spool_files($spool, @_) }
+
 plan skip_all => "no $module or $replay (run make)"
     unless -f $module && -x $replay;
-
-sub nginx_cmd {
-    open my $saved, '>&', \*STDERR or die $!;
-    open STDERR, '>>', "$prefix/logs/nginx.stderr" or die $!;
-    my $rc = system($nginx, '-p', "$prefix/", '-c', "$prefix/nginx.conf", @_);
-    open STDERR, '>&', $saved or die $!;
-    return $rc;
-}
-
-sub wait_for {
-    my ($cond, $secs) = @_;
-    my $deadline = time + $secs;
-    until ($cond->()) {
-        return 0 if time > $deadline;
-        sleep 0.05;
-    }
-    return 1;
-}
 
 sub http {
     my ($method, $path, $body) = @_;
@@ -76,13 +64,6 @@ sub track {
             adTrackingEnabled => JSON::PP::true },
             os => { name => 'Android', version => '14' } },
     };
-}
-
-sub spool_files {
-    my ($re) = @_;
-    opendir my $d, $spool or return ();
-    my @f = sort grep { /$re/ } readdir $d;
-    return @f;
 }
 
 sub spool_records {

@@ -15,6 +15,9 @@ use File::Path qw(make_path remove_tree);
 use IO::Socket::INET;
 use JSON::PP;
 use Test::More;
+
+use lib dirname(__FILE__) . '/../lib';
+use EdgeTest qw(wait_for);
 use Time::HiRes qw(sleep time);
 
 my $top    = abs_path(dirname(__FILE__) . '/../..');
@@ -26,17 +29,10 @@ my $port   = $ENV{KOCHAVA_SPOOL_TEST_PORT} || 18280;
 my $spool  = "$prefix/spool";
 my $json   = JSON::PP->new->canonical;
 
-plan skip_all => "no $module (run make)" unless -f $module;
+sub nginx_cmd   { EdgeTest::nginx_cmd($prefix, @_) }
+sub spool_files { EdgeTest::spool_files($spool, @_) }
 
-# runs nginx (to start it, or with -s); its "signal process started" is
-# kept out of the TAP output
-sub nginx_cmd {
-    open my $saved, '>&', \*STDERR or die $!;
-    open STDERR, '>>', "$prefix/logs/nginx.stderr" or die $!;
-    my $rc = system($nginx, '-p', "$prefix/", '-c', "$prefix/nginx.conf", @_);
-    open STDERR, '>&', $saved or die $!;
-    return $rc;
-}
+plan skip_all => "no $module (run make)" unless -f $module;
 
 sub write_conf {
     my (%o) = @_;
@@ -146,13 +142,6 @@ sub send_tracks {
     return @status;
 }
 
-sub spool_files {
-    my ($re) = @_;
-    opendir my $d, $spool or return ();
-    my @files = sort grep { /$re/ } readdir $d;
-    return @files;
-}
-
 sub spool_records {
     my $n = 0;
     for my $f (spool_files(qr/\.jsonl(\.part)?$/)) {
@@ -170,16 +159,6 @@ sub sink_count {
     my $n = 0;
     $n++ while <$fh>;
     return $n;
-}
-
-sub wait_for {
-    my ($cond, $secs) = @_;
-    my $deadline = time + $secs;
-    until ($cond->()) {
-        return 0 if time > $deadline;
-        sleep 0.05;
-    }
-    return 1;
 }
 
 sub stop_wait {

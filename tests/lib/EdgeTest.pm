@@ -1,0 +1,49 @@
+package EdgeTest;
+
+# Helpers of the shell-level suites that run a real nginx (master and
+# workers) from a prefix under build/: tests/spool/spool.t,
+# tests/e2e/outage.t.
+
+use strict;
+use warnings;
+
+use Exporter 'import';
+use Time::HiRes qw(sleep time);
+
+our @EXPORT_OK = qw(nginx_cmd wait_for spool_files);
+
+my $NGINX = $ENV{NGINX} || '/usr/sbin/nginx';
+
+# runs nginx with the prefix's nginx.conf (to start it, or with -s ...);
+# its stderr ("signal process started") goes to logs/nginx.stderr, out of
+# the TAP output
+sub nginx_cmd {
+    my ($prefix, @args) = @_;
+    open my $saved, '>&', \*STDERR or die $!;
+    open STDERR, '>>', "$prefix/logs/nginx.stderr" or die $!;
+    my $rc = system($NGINX, '-p', "$prefix/", '-c', "$prefix/nginx.conf",
+                    @args);
+    open STDERR, '>&', $saved or die $!;
+    return $rc;
+}
+
+# polls $cond every 50 ms for at most $secs seconds; true once it held
+sub wait_for {
+    my ($cond, $secs) = @_;
+    my $deadline = time + $secs;
+    until ($cond->()) {
+        return 0 if time > $deadline;
+        sleep 0.05;
+    }
+    return 1;
+}
+
+# the names in $dir matching $re, sorted (in scalar context: how many)
+sub spool_files {
+    my ($dir, $re) = @_;
+    opendir my $d, $dir or return ();
+    my @files = sort grep { /$re/ } readdir $d;
+    return @files;
+}
+
+1;
