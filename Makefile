@@ -122,7 +122,7 @@ $(BUILD)/unit/%: tests/unit/%.c $(CORE_SRCS) $(HEADERS) tests/unit/tap.h
 test: all unit fuzz-smoke
 	tests/dedup/run
 	$(TEST_ENV) prove $(PROVE_INC) $(UNIT_BINS) t/*.t tests/spool/spool.t \
-	    tests/e2e/outage.t tests/replay/run
+	    tests/e2e/outage.t tests/replay/run tests/examples/run
 
 # de-duplication across 2 workers, a reload and the ttl (part of make test)
 test-dedup: all
