@@ -262,6 +262,9 @@ test-replay-valgrind: replay
 # make deb       build/libnginx-mod-http-kochava_<version>_<arch>.deb with
 #                dpkg-buildpackage, debhelper and dh_nginx, on a copy of the
 #                tree in build/deb/src (the version is debian/changelog's)
+# make test-deb  install it in a throw-away Debian 12 chroot (debootstrap,
+#                cached in build/deb-chroot), use it there, remove and purge
+#                it (tests/deb/run; root, and Debian's mirror for the chroot)
 PKG_NAME     := libnginx-mod-http-kochava
 PKG_VERSION   = $(shell dpkg-parsechangelog -l debian/changelog -S Version)
 PKG_ARCH      = $(shell dpkg --print-architecture)
@@ -269,7 +272,7 @@ PKG_DEB       = $(BUILD)/$(PKG_NAME)_$(PKG_VERSION)_$(PKG_ARCH).deb
 PKG_DEPS     := build-essential debhelper dpkg-dev fakeroot nginx-dev \
                 libjansson-dev libcurl4-openssl-dev zlib1g-dev debootstrap
 
-.PHONY: deb deps-deb
+.PHONY: deb deps-deb test-deb
 
 # "make deps" with the packaging's list
 deps-deb:
@@ -285,5 +288,8 @@ deb: deps-deb
 	mv $(BUILD)/deb/$(PKG_NAME)_$(PKG_VERSION)_$(PKG_ARCH).deb $(PKG_DEB)
 	@dpkg-deb --info $(PKG_DEB) | sed -n '/Package:/,/Description:/p'
 	@echo "$(PKG_DEB): $$(stat -c %s $(PKG_DEB)) bytes"
+
+test-deb: deb
+	tests/deb/run $(PKG_DEB) $(BUILD)/deb-chroot
 
 # --- end Debian package ---------------------------------------------------
