@@ -122,7 +122,7 @@ $(BUILD)/unit/%: tests/unit/%.c $(CORE_SRCS) $(HEADERS) tests/unit/tap.h
 test: all unit fuzz-smoke
 	tests/dedup/run
 	$(TEST_ENV) prove $(PROVE_INC) $(UNIT_BINS) t/*.t tests/spool/spool.t \
-	    tests/e2e/outage.t tests/replay/run
+	    tests/e2e/outage.t tests/replay/run tests/examples/run
 
 # de-duplication across 2 workers, a reload and the ttl (part of make test)
 test-dedup: all
@@ -257,3 +257,39 @@ test-replay: replay
 test-replay-valgrind: replay
 	REPLAY_WRAPPER="$(VALGRIND)" prove tests/replay/run
 # --- end kochava-replay ---------------------------------------------------
+
+# --- Debian package (debian/, docs/packaging.md) ---------------------------
+# make deb       build/libnginx-mod-http-kochava_<version>_<arch>.deb with
+#                dpkg-buildpackage, debhelper and dh_nginx, on a copy of the
+#                tree in build/deb/src (the version is debian/changelog's)
+# make test-deb  install it in a throw-away Debian 12 chroot (debootstrap,
+#                cached in build/deb-chroot), use it there, remove and purge
+#                it (tests/deb/run; root, and Debian's mirror for the chroot)
+PKG_NAME     := libnginx-mod-http-kochava
+PKG_VERSION   = $(shell dpkg-parsechangelog -l debian/changelog -S Version)
+PKG_ARCH      = $(shell dpkg --print-architecture)
+PKG_DEB       = $(BUILD)/$(PKG_NAME)_$(PKG_VERSION)_$(PKG_ARCH).deb
+PKG_DEPS     := build-essential debhelper dpkg-dev fakeroot nginx-dev \
+                libjansson-dev libcurl4-openssl-dev zlib1g-dev debootstrap
+
+.PHONY: deb deps-deb test-deb
+
+# "make deps" with the packaging's list
+deps-deb:
+	@$(MAKE) --no-print-directory deps DEB_PACKAGES="$(PKG_DEPS)"
+
+deb: deps-deb
+	rm -rf $(BUILD)/deb && mkdir -p $(BUILD)/deb/src
+	tar -C $(CURDIR) --exclude=./build --exclude=./.git \
+	    --exclude=./t/servroot -cf - . | tar -C $(BUILD)/deb/src -xf -
+	cd $(BUILD)/deb/src && dpkg-buildpackage -b -us -uc \
+	    > $(BUILD)/deb/build.log 2>&1 \
+	    || { tail -40 $(BUILD)/deb/build.log; exit 1; }
+	mv $(BUILD)/deb/$(PKG_NAME)_$(PKG_VERSION)_$(PKG_ARCH).deb $(PKG_DEB)
+	@dpkg-deb --info $(PKG_DEB) | sed -n '/Package:/,/Description:/p'
+	@echo "$(PKG_DEB): $$(stat -c %s $(PKG_DEB)) bytes"
+
+test-deb: deb
+	tests/deb/run $(PKG_DEB) $(BUILD)/deb-chroot
+
+# --- end Debian package ---------------------------------------------------
