@@ -417,3 +417,48 @@ json([
 ])
 --- error_log
 kochava: kochava refused message 0 with 200, not retried
+
+
+
+=== TEST 14: an async postback location: Braze down, the Braze body is spooled, the partner gets 200
+Braze is another server with its own error log at info, so that its debug
+lines of incoming headers do not count: the key must appear nowhere in the
+edge's debug log, the detached fan-out's included.
+--- http_config
+    server {
+        listen unix:/tmp/kochava-test-braze-async-$TEST_NGINX_SERVER_PORT.sock;
+        error_log logs/braze-mock.log info;
+        location / {
+            return 503 '{"message":"busy"}';
+        }
+    }
+--- no_kochava_defaults
+--- config
+    location = /postback/tune {
+        kochava_postback tune;
+        kochava_braze_pass /_braze/track;
+        kochava_delivery async;
+        kochava_spool spool;
+    }
+    location /_braze/track {
+        internal;
+        proxy_set_header Authorization "Bearer braze-secret-rest-key";
+        proxy_pass http://unix:/tmp/kochava-test-braze-async-$TEST_NGINX_SERVER_PORT.sock:/users/track;
+    }
+--- log_level: debug
+--- request
+GET /postback/tune?advertiser_sub_publisher=Facebook&advertiser_sub_campaign=Spring%20Sale&user_id=c0ffee-43
+--- error_code: 200
+--- response_body chomp
+{"success":true}
+--- spool eval
+json([
+  {dest => 'braze', uri => '/_braze/track', attempts => 1,
+   first_failed => {'$near_now' => 0}, last_error => '503',
+   body => braze_body([user_alias => {alias_name => 'c0ffee-43', alias_label => 'braze_install_tracking_id'},
+                       provider => 'Tune', source => 'Facebook', campaign => 'Spring Sale',
+                       time => {'$near_now' => 0}])},
+])
+--- no_error_log
+braze-secret-rest-key
+[alert]
