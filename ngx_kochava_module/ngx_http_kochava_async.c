@@ -63,12 +63,12 @@ static ngx_uint_t  ngx_http_kochava_detached_conns;
 
 
 /*
- * Starts the fan-out of ctx's outputs without the client.  Returns NGX_OK
- * when every output is either on its way or in the spool, NGX_ERROR when
- * neither could be done (the client then gets 500 or 503).
+ * Starts the fan-out of ctx's outputs without the client.  Afterwards
+ * every output is on its way, in the spool, or (the spool refused it)
+ * counted and logged as dropped.
  */
 
-ngx_int_t
+void
 ngx_http_kochava_async_start(ngx_http_request_t *r,
     ngx_http_kochava_ctx_t *ctx)
 {
@@ -101,13 +101,13 @@ ngx_http_kochava_async_start(ngx_http_request_t *r,
         || ngx_cycle->free_connection_n < conns + 1)
     {
         ngx_http_kochava_spool_all(r, ctx, "async backlog full");
-        return NGX_OK;
+        return;
     }
 
     d = ngx_http_kochava_detach(r, ctx);
     if (d == NULL) {
         ngx_http_kochava_spool_all(r, ctx, "no memory");
-        return NGX_OK;
+        return;
     }
 
     d->bytes = bytes;
@@ -123,21 +123,19 @@ ngx_http_kochava_async_start(ngx_http_request_t *r,
                    ngx_http_kochava_detached_n,
                    ngx_http_kochava_detached_bytes);
 
-    if (ngx_http_kochava_fanout_start(d->ctx.request, &d->ctx) != NGX_OK) {
-        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
-                      "kochava: async fan-out failed to start");
+    /*
+     * On a detached request the fan-out spools what it cannot start; it
+     * fails only when it could not start at all (no memory).
+     */
 
-        if (d->ctx.in_flight == 0) {
-            ngx_http_kochava_free_detached(d);
-            ngx_http_kochava_spool_all(r, ctx, "internal error");
-            return NGX_OK;
-        }
+    if (ngx_http_kochava_fanout_start(d->ctx.request, &d->ctx) != NGX_OK) {
+        ngx_http_kochava_free_detached(d);
+        ngx_http_kochava_spool_all(r, ctx, "no memory");
+        return;
     }
 
     /* the subrequests were posted to the detached request: run them */
     ngx_http_run_posted_requests(d->connection);
-
-    return NGX_OK;
 }
 
 
@@ -194,8 +192,7 @@ ngx_http_kochava_detach(ngx_http_request_t *r, ngx_http_kochava_ctx_t *ctx)
 
     cln = ngx_pool_cleanup_add(pool, 0);
     if (cln == NULL) {
-        ngx_http_kochava_free_detached(d);
-        return NULL;
+        goto free;
     }
 
     cln->handler = ngx_http_kochava_detached_cleanup;

@@ -29,8 +29,8 @@ static void ngx_http_kochava_settle(ngx_http_kochava_sr_t *s,
 static void ngx_http_kochava_wake(ngx_http_request_t *r);
 static void ngx_http_kochava_spool_rest(ngx_http_request_t *r,
     ngx_http_kochava_ctx_t *ctx);
-static const char *ngx_http_kochava_failure(ngx_http_request_t *r,
-    ngx_http_kochava_sr_t *s, kochava_outcome_e outcome);
+static const char *ngx_http_kochava_failure(ngx_http_kochava_sr_t *s,
+    kochava_outcome_e outcome, u_char *buf);
 static ngx_int_t ngx_http_kochava_respond(ngx_http_request_t *r,
     ngx_http_kochava_ctx_t *ctx);
 static ngx_http_kochava_sr_t *ngx_http_kochava_own(ngx_http_request_t *r);
@@ -93,6 +93,33 @@ ngx_http_kochava_fanout_start(ngx_http_request_t *r,
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * Sends ctx's outputs as the location's delivery mode says.  Returns
+ * NGX_DONE when the fan-out will answer the client (sync), NGX_OK when
+ * the client is to be answered now (async: the outputs are on their way
+ * or in the spool), NGX_ERROR.
+ */
+
+ngx_int_t
+ngx_http_kochava_deliver(ngx_http_request_t *r, ngx_http_kochava_ctx_t *ctx)
+{
+    ngx_http_kochava_loc_conf_t  *klcf;
+
+    klcf = ngx_http_get_module_loc_conf(r, ngx_http_kochava_module);
+
+    if (klcf->delivery == NGX_HTTP_KOCHAVA_ASYNC) {
+        ngx_http_kochava_async_start(r, ctx);
+        return NGX_OK;
+    }
+
+    if (ngx_http_kochava_fanout_start(r, ctx) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return NGX_DONE;
 }
 
 
@@ -289,6 +316,7 @@ ngx_http_kochava_sr_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
 {
     ngx_http_kochava_sr_t *s = data;
 
+    u_char             error[NGX_INT_T_LEN + sizeof(" no answer")];
     ngx_uint_t         status;
     kochava_outcome_e  outcome;
 
@@ -378,8 +406,8 @@ ngx_http_kochava_sr_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
         || outcome == KOCHAVA_OUTCOME_TIMEOUT)
     {
         if (ngx_http_kochava_spool_out(s->ctx->request, s->ctx, s->out,
-                                       ngx_http_kochava_failure(sr, s,
-                                                                outcome)))
+                                       ngx_http_kochava_failure(s, outcome,
+                                                                error)))
         {
             s->ctx->spooled++;
         }
@@ -407,14 +435,12 @@ ngx_http_kochava_sr_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
 }
 
 
-/* the spool's "last_error" of a failed output */
+/* the spool's "last_error" of a failed output, written into buf */
 
 static const char *
-ngx_http_kochava_failure(ngx_http_request_t *r, ngx_http_kochava_sr_t *s,
-    kochava_outcome_e outcome)
+ngx_http_kochava_failure(ngx_http_kochava_sr_t *s, kochava_outcome_e outcome,
+    u_char *buf)
 {
-    u_char  *p;
-
     if (outcome == KOCHAVA_OUTCOME_TIMEOUT) {
         return "timeout";
     }
@@ -425,28 +451,16 @@ ngx_http_kochava_failure(ngx_http_request_t *r, ngx_http_kochava_sr_t *s,
 
     if (!s->answered) {
         /* nginx's own 502: the upstream could not be reached */
-        p = ngx_pnalloc(r->pool, NGX_INT_T_LEN + sizeof(" no answer"));
-        if (p == NULL) {
-            return "no answer";
-        }
+        ngx_sprintf(buf, "%ui no answer%Z", s->status);
 
-        ngx_sprintf(p, "%ui no answer%Z", s->status);
-        return (const char *) p;
-    }
-
-    p = ngx_pnalloc(r->pool, NGX_INT_T_LEN + sizeof(" not json"));
-    if (p == NULL) {
-        return "failed";
-    }
-
-    if (s->status < NGX_HTTP_SPECIAL_RESPONSE) {
-        ngx_sprintf(p, "%ui not json%Z", s->status);
+    } else if (s->status < NGX_HTTP_SPECIAL_RESPONSE) {
+        ngx_sprintf(buf, "%ui not json%Z", s->status);
 
     } else {
-        ngx_sprintf(p, "%ui%Z", s->status);
+        ngx_sprintf(buf, "%ui%Z", s->status);
     }
 
-    return (const char *) p;
+    return (const char *) buf;
 }
 
 

@@ -491,19 +491,16 @@ ngx_http_kochava_process(ngx_http_request_t *r, ngx_http_kochava_ctx_t *ctx)
                       ctx->result.braze_organic);
     }
 
-    if (ctx->result.nouts && klcf->delivery == NGX_HTTP_KOCHAVA_ASYNC) {
-        /* delivered or spooled without the client: answered now */
-        if (ngx_http_kochava_async_start(r, ctx) != NGX_OK) {
+    if (ctx->result.nouts) {
+        rc = ngx_http_kochava_deliver(r, ctx);
+
+        if (rc == NGX_ERROR) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
-    } else if (ctx->result.nouts) {
-        rc = ngx_http_kochava_fanout_start(r, ctx);
-        if (rc != NGX_OK) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        if (rc == NGX_DONE) {
+            return NGX_DONE;
         }
-
-        return NGX_DONE;
     }
 
     json = kochava_result_json(&ctx->result, &alloc, &len);

@@ -137,13 +137,15 @@ ngx_int_t ngx_http_kochava_send_json(ngx_http_request_t *r,
 ngx_int_t ngx_http_kochava_send_error(ngx_http_request_t *r,
     ngx_uint_t status, const char *message);
 
+ngx_int_t ngx_http_kochava_deliver(ngx_http_request_t *r,
+    ngx_http_kochava_ctx_t *ctx);
 ngx_int_t ngx_http_kochava_fanout_start(ngx_http_request_t *r,
     ngx_http_kochava_ctx_t *ctx);
 ngx_int_t ngx_http_kochava_fanout_init(ngx_conf_t *cf);
 ngx_uint_t ngx_http_kochava_spool_out(ngx_http_request_t *r,
     ngx_http_kochava_ctx_t *ctx, kochava_out_t *out, const char *error);
 
-ngx_int_t ngx_http_kochava_async_start(ngx_http_request_t *r,
+void ngx_http_kochava_async_start(ngx_http_request_t *r,
     ngx_http_kochava_ctx_t *ctx);
 void ngx_http_kochava_async_finish(ngx_http_request_t *r,
     ngx_http_kochava_ctx_t *ctx);

@@ -178,17 +178,16 @@ ngx_http_kochava_postback_process(ngx_http_request_t *r, ngx_str_t *params,
                       "%uD request to Braze", source, ctx->result.nouts);
     }
 
-    if (ctx->result.nouts && klcf->delivery == NGX_HTTP_KOCHAVA_ASYNC) {
-        if (ngx_http_kochava_async_start(r, ctx) != NGX_OK) {
+    if (ctx->result.nouts) {
+        rc = ngx_http_kochava_deliver(r, ctx);
+
+        if (rc == NGX_ERROR) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
-    } else if (ctx->result.nouts) {
-        if (ngx_http_kochava_fanout_start(r, ctx) != NGX_OK) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        if (rc == NGX_DONE) {
+            return NGX_DONE;
         }
-
-        return NGX_DONE;
     }
 
     answer = kochava_result_json(&ctx->result, &alloc, &len);
