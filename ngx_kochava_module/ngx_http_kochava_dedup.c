@@ -77,8 +77,9 @@ ngx_http_kochava_dedup_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ssize_t                        size;
     ngx_str_t                     *value, name, s;
     ngx_uint_t                     i;
-    ngx_shm_zone_t                *shm_zone;
+    ngx_shm_zone_t                *shm_zone, **zone;
     ngx_http_kochava_dedup_ctx_t  *dctx;
+    ngx_http_kochava_main_conf_t  *kmcf;
 
     value = cf->args->elts;
 
@@ -175,6 +176,15 @@ ngx_http_kochava_dedup_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     shm_zone->init = ngx_http_kochava_dedup_init_zone;
     shm_zone->data = dctx;
+
+    kmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_kochava_module);
+
+    zone = ngx_array_push(&kmcf->dedup_zones);
+    if (zone == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    *zone = shm_zone;
 
     return NGX_CONF_OK;
 }
@@ -605,39 +615,27 @@ ngx_http_kochava_dedup_status(u_char *p, u_char *last)
 {
     u_char                        *n, *end;
     ngx_uint_t                     i;
-    ngx_list_part_t               *part;
-    ngx_shm_zone_t                *shm_zone;
+    ngx_shm_zone_t               **zones;
     ngx_http_kochava_dedup_ctx_t  *dctx;
+    ngx_http_kochava_main_conf_t  *kmcf;
 
     p = ngx_slprintf(p, last,
                      "# HELP kochava_dedup_entries Entries in a "
                      "kochava_dedup_zone.\n"
                      "# TYPE kochava_dedup_entries gauge\n");
 
-    part = (ngx_list_part_t *) &ngx_cycle->shared_memory.part;
-    shm_zone = part->elts;
+    kmcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
+                                               ngx_http_kochava_module);
+    if (kmcf == NULL) {
+        return p;
+    }
 
-    for (i = 0; /* void */ ; i++) {
+    zones = kmcf->dedup_zones.elts;
 
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
-            }
+    for (i = 0; i < kmcf->dedup_zones.nelts; i++) {
+        dctx = zones[i]->data;
 
-            part = part->next;
-            shm_zone = part->elts;
-            i = 0;
-        }
-
-        if (shm_zone[i].tag != &ngx_http_kochava_module
-            || shm_zone[i].data == NULL)
-        {
-            continue;
-        }
-
-        dctx = shm_zone[i].data;
-
-        if (dctx->sh == NULL) {
+        if (dctx == NULL || dctx->sh == NULL) {
             continue;
         }
 
@@ -645,8 +643,8 @@ ngx_http_kochava_dedup_status(u_char *p, u_char *last)
 
         /* a label value: '"' and '\\' would need escapes, they are '_' */
 
-        n = shm_zone[i].shm.name.data;
-        end = n + shm_zone[i].shm.name.len;
+        n = zones[i]->shm.name.data;
+        end = n + zones[i]->shm.name.len;
 
         while (n < end && p < last) {
             *p++ = (*n == '"' || *n == '\\' || *n == '\n') ? '_' : *n;

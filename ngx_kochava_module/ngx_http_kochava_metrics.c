@@ -39,7 +39,8 @@ static ngx_uint_t  ngx_http_kochava_statuses[] = { NGX_HTTP_KOCHAVA_STATUSES };
 ngx_int_t
 ngx_http_kochava_metrics_add(ngx_conf_t *cf)
 {
-    ngx_shm_zone_t  *shm_zone;
+    ngx_shm_zone_t                *shm_zone;
+    ngx_http_kochava_main_conf_t  *kmcf;
 
     shm_zone = ngx_shared_memory_add(cf, &ngx_http_kochava_metrics_name,
                                      8 * ngx_pagesize,
@@ -49,6 +50,9 @@ ngx_http_kochava_metrics_add(ngx_conf_t *cf)
     }
 
     shm_zone->init = ngx_http_kochava_metrics_init_zone;
+
+    kmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_kochava_module);
+    kmcf->metrics_zone = shm_zone;
 
     return NGX_OK;
 }
@@ -104,32 +108,12 @@ ngx_http_kochava_metrics_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 ngx_int_t
 ngx_http_kochava_metrics_init_process(ngx_cycle_t *cycle)
 {
-    ngx_uint_t        i;
-    ngx_list_part_t  *part;
-    ngx_shm_zone_t   *shm_zone;
+    ngx_http_kochava_main_conf_t  *kmcf;
 
-    ngx_http_kochava_metrics = NULL;
+    kmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_kochava_module);
 
-    part = &cycle->shared_memory.part;
-    shm_zone = part->elts;
-
-    for (i = 0; /* void */ ; i++) {
-
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
-            }
-
-            part = part->next;
-            shm_zone = part->elts;
-            i = 0;
-        }
-
-        if (shm_zone[i].tag == &ngx_http_kochava_metrics_tag) {
-            ngx_http_kochava_metrics = shm_zone[i].data;
-            break;
-        }
-    }
+    ngx_http_kochava_metrics = (kmcf && kmcf->metrics_zone)
+                               ? kmcf->metrics_zone->data : NULL;
 
     return NGX_OK;
 }

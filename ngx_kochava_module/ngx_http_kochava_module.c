@@ -257,7 +257,10 @@ ngx_http_kochava_create_main_conf(ngx_conf_t *cf)
 
     if (ngx_array_init(&kmcf->spools, cf->pool, 1,
                        sizeof(ngx_http_kochava_spool_t *))
-        != NGX_OK)
+        != NGX_OK
+        || ngx_array_init(&kmcf->dedup_zones, cf->pool, 1,
+                          sizeof(ngx_shm_zone_t *))
+           != NGX_OK)
     {
         return NULL;
     }

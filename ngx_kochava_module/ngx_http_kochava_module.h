@@ -43,6 +43,8 @@ typedef struct {
 
 typedef struct {
     ngx_array_t                   spools;         /* of spool pointers */
+    ngx_array_t                   dedup_zones;    /* of ngx_shm_zone_t * */
+    ngx_shm_zone_t               *metrics_zone;   /* NULL: module unused */
 } ngx_http_kochava_main_conf_t;
 
 
