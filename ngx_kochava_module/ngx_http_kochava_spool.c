@@ -470,7 +470,10 @@ ngx_http_kochava_spool_close(ngx_http_kochava_spool_t *spool, ngx_log_t *log)
 }
 
 
-/* every interval: close a file that is old enough, refresh the gauge */
+/*
+ * Every interval: close a file that is old enough; one worker refreshes
+ * the gauge from the directory (the others add what they write).
+ */
 
 static void
 ngx_http_kochava_spool_tick(ngx_event_t *ev)
@@ -486,8 +489,10 @@ ngx_http_kochava_spool_tick(ngx_event_t *ev)
         ngx_http_kochava_spool_close(spool, ev->log);
     }
 
-    ngx_http_kochava_metrics_spool_bytes_set(
-        ngx_http_kochava_spool_scan(spool, 0, ev->log));
+    if (ngx_worker == 0) {
+        ngx_http_kochava_metrics_spool_bytes_set(
+            ngx_http_kochava_spool_scan(spool, 0, ev->log));
+    }
 
     if (ngx_exiting || ngx_quit || ngx_terminate) {
         /* what is still written goes out at exit */
