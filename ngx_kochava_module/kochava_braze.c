@@ -12,11 +12,14 @@
 #include "kochava_internal.h"
 
 
-static json_t *kochava_braze_value(json_t *value);
-static int kochava_braze_user(kochava_msg_t *msg, json_t *props,
+static kochava_json_t *kochava_braze_value(kochava_arena_t *arena,
+    kochava_json_t *value);
+static int kochava_braze_user(kochava_msg_t *msg, kochava_json_t *props,
     kochava_braze_install_t *in);
-static int kochava_braze_key(kochava_braze_install_t *in, json_t *obj);
-static int kochava_braze_set(json_t *obj, const char *key, json_t *value);
+static int kochava_braze_key(kochava_arena_t *arena,
+    kochava_braze_install_t *in, kochava_json_t *obj);
+static int kochava_braze_set(kochava_arena_t *arena, kochava_json_t *obj,
+    const char *key, kochava_json_t *value);
 
 
 /*
@@ -29,7 +32,8 @@ int
 kochava_braze_install(kochava_msg_t *msg, kochava_braze_item_t *item)
 {
     int                       rc;
-    json_t                   *props, *campaign;
+    kochava_json_t           *props, *campaign;
+    kochava_arena_t          *arena;
     kochava_braze_install_t   in;
 
     item->attribute = NULL;
@@ -37,38 +41,42 @@ kochava_braze_install(kochava_msg_t *msg, kochava_braze_item_t *item)
 
     kochava_braze_zero(&in);
 
-    props = json_object_get(msg->obj, "properties");
-    if (!json_is_object(props)) {
+    arena = msg->arena;
+
+    props = kochava_json_get(msg->obj, "properties");
+    if (!kochava_json_is_object(props)) {
         props = NULL;
     }
 
-    campaign = props ? json_object_get(props, "campaign") : NULL;
-    if (!json_is_object(campaign)) {
+    campaign = props ? kochava_json_get(props, "campaign") : NULL;
+    if (!kochava_json_is_object(campaign)) {
         campaign = NULL;
     }
 
-    in.source = campaign ? kochava_braze_value(json_object_get(campaign,
-                                                               "source"))
-                         : NULL;
+    in.source = campaign
+                ? kochava_braze_value(arena,
+                                      kochava_json_get(campaign, "source"))
+                : NULL;
 
     if (kochava_braze_organic(in.source)) {
-        kochava_braze_install_free(&in);
         return 1;
     }
 
-    in.campaign = kochava_braze_value(json_object_get(campaign, "name"));
-    in.adgroup = kochava_braze_value(json_object_get(campaign, "ad_group"));
-    in.ad = kochava_braze_value(json_object_get(campaign, "ad_creative"));
-    in.provider = kochava_braze_value(json_object_get(props, "provider"));
+    in.campaign = kochava_braze_value(arena,
+                                      kochava_json_get(campaign, "name"));
+    in.adgroup = kochava_braze_value(arena,
+                                     kochava_json_get(campaign, "ad_group"));
+    in.ad = kochava_braze_value(arena,
+                                kochava_json_get(campaign, "ad_creative"));
+    in.provider = kochava_braze_value(arena,
+                                      kochava_json_get(props, "provider"));
     in.time_ms = msg->timestamp_ms;
 
     rc = kochava_braze_user(msg, props, &in);
 
     if (rc == 0) {
-        rc = kochava_braze_item(&in, item);
+        rc = kochava_braze_item(arena, &in, item);
     }
-
-    kochava_braze_install_free(&in);
 
     return rc;
 }
@@ -77,7 +85,7 @@ kochava_braze_install(kochava_msg_t *msg, kochava_braze_item_t *item)
 /* organic: no source, or "organic" / "unattributed" in any case */
 
 int
-kochava_braze_organic(json_t *source)
+kochava_braze_organic(kochava_json_t *source)
 {
     size_t       n;
     const char  *s;
@@ -86,8 +94,8 @@ kochava_braze_organic(json_t *source)
         return 1;
     }
 
-    s = json_string_value(source);
-    n = json_string_length(source);
+    s = kochava_json_string(source);
+    n = kochava_json_string_len(source);
 
     return kochava_strcaseeq(s, n, "organic")
            || kochava_strcaseeq(s, n, "unattributed");
@@ -100,102 +108,87 @@ kochava_braze_organic(json_t *source)
  */
 
 int
-kochava_braze_item(kochava_braze_install_t *in, kochava_braze_item_t *item)
+kochava_braze_item(kochava_arena_t *arena, kochava_braze_install_t *in,
+    kochava_braze_item_t *item)
 {
-    int      rc;
-    char     time[KOCHAVA_TIME_LEN];
-    json_t  *attr, *event, *eprops;
+    char             time[KOCHAVA_TIME_LEN];
+    kochava_json_t  *attr, *event, *eprops;
 
-    rc = -2;
-
-    attr = json_object();
-    event = json_object();
-    eprops = json_object();
+    attr = kochava_json_object(arena);
+    event = kochava_json_object(arena);
+    eprops = kochava_json_object(arena);
 
     if (attr == NULL || event == NULL || eprops == NULL) {
-        goto done;
+        return -2;
     }
 
     kochava_time_format(in->time_ms, time);
 
-    if (kochava_braze_key(in, attr) != 0
-        || kochava_braze_key(in, event) != 0
-        || kochava_braze_set(attr, "attributed_source", in->source) != 0
-        || kochava_braze_set(attr, "attributed_campaign", in->campaign) != 0
-        || kochava_braze_set(attr, "attributed_adgroup", in->adgroup) != 0
-        || kochava_braze_set(attr, "attributed_ad", in->ad) != 0
-        || json_object_set_new_nocheck(event, "name",
-               json_string_nocheck("Install Attributed")) != 0
-        || json_object_set_new_nocheck(event, "time",
-               json_string_nocheck(time)) != 0
-        || json_object_set_nocheck(event, "properties", eprops) != 0
-        || kochava_braze_set(eprops, "provider", in->provider) != 0
-        || kochava_braze_set(eprops, "source", in->source) != 0
-        || kochava_braze_set(eprops, "campaign", in->campaign) != 0
-        || kochava_braze_set(eprops, "adgroup", in->adgroup) != 0
-        || kochava_braze_set(eprops, "ad", in->ad) != 0)
+    /* time is on the stack: kochava_json_cstring() copies it */
+
+    if (kochava_braze_key(arena, in, attr) != 0
+        || kochava_braze_key(arena, in, event) != 0
+        || kochava_braze_set(arena, attr, "attributed_source", in->source)
+           != 0
+        || kochava_braze_set(arena, attr, "attributed_campaign",
+                             in->campaign) != 0
+        || kochava_braze_set(arena, attr, "attributed_adgroup", in->adgroup)
+           != 0
+        || kochava_braze_set(arena, attr, "attributed_ad", in->ad) != 0
+        || kochava_json_set(arena, event, "name",
+               kochava_json_string_ref(arena, "Install Attributed",
+                                       sizeof("Install Attributed") - 1))
+           != 0
+        || kochava_json_set(arena, event, "time",
+                            kochava_json_cstring(arena, time)) != 0
+        || kochava_json_set(arena, event, "properties", eprops) != 0
+        || kochava_braze_set(arena, eprops, "provider", in->provider) != 0
+        || kochava_braze_set(arena, eprops, "source", in->source) != 0
+        || kochava_braze_set(arena, eprops, "campaign", in->campaign) != 0
+        || kochava_braze_set(arena, eprops, "adgroup", in->adgroup) != 0
+        || kochava_braze_set(arena, eprops, "ad", in->ad) != 0)
     {
-        goto done;
+        return -2;
     }
 
     item->attribute = attr;
     item->event = event;
-    attr = NULL;
-    event = NULL;
-    rc = 0;
 
-done:
-
-    json_decref(attr);
-    json_decref(event);
-    json_decref(eprops);
-
-    return rc;
-}
-
-
-void
-kochava_braze_install_free(kochava_braze_install_t *in)
-{
-    json_decref(in->id);
-    json_decref(in->source);
-    json_decref(in->campaign);
-    json_decref(in->adgroup);
-    json_decref(in->ad);
-    json_decref(in->provider);
-
-    kochava_braze_zero(in);
+    return 0;
 }
 
 
 /* a field with a value: a non-empty string, or a number as a string */
 
-static json_t *
-kochava_braze_value(json_t *value)
+static kochava_json_t *
+kochava_braze_value(kochava_arena_t *arena, kochava_json_t *value)
 {
     size_t  n;
     char    buf[KOCHAVA_NUMBER_LEN];
 
-    if (json_is_string(value)) {
-        return json_string_length(value) ? json_incref(value) : NULL;
+    if (kochava_json_is_string(value)) {
+        return kochava_json_string_len(value) ? value : NULL;
     }
 
     n = kochava_number_string(value, buf, sizeof(buf));
 
-    return n ? json_stringn_nocheck(buf, n) : NULL;
+    /* buf is on the stack: kochava_json_stringn() copies it */
+
+    return n ? kochava_json_stringn(arena, buf, n) : NULL;
 }
 
 
 /* fields with no value are left out */
 
 static int
-kochava_braze_set(json_t *obj, const char *key, json_t *value)
+kochava_braze_set(kochava_arena_t *arena, kochava_json_t *obj,
+    const char *key, kochava_json_t *value)
 {
     if (value == NULL) {
         return 0;
     }
 
-    return json_object_set_nocheck(obj, key, value);
+    return kochava_json_set(arena, obj, key, value);
 }
 
 
@@ -205,20 +198,25 @@ kochava_braze_set(json_t *obj, const char *key, json_t *value)
  */
 
 static int
-kochava_braze_user(kochava_msg_t *msg, json_t *props,
+kochava_braze_user(kochava_msg_t *msg, kochava_json_t *props,
     kochava_braze_install_t *in)
 {
-    json_t  *traits;
+    kochava_json_t   *traits;
+    kochava_arena_t  *arena;
 
-    in->id = props ? kochava_braze_value(json_object_get(props, "braze_id"))
-                   : NULL;
+    arena = msg->arena;
+
+    in->id = props
+             ? kochava_braze_value(arena, kochava_json_get(props, "braze_id"))
+             : NULL;
 
     if (in->id == NULL) {
         traits = kochava_msg_context(msg, "traits");
 
-        if (json_is_object(traits)) {
-            in->id = kochava_braze_value(json_object_get(traits,
-                                                         "braze_id"));
+        if (kochava_json_is_object(traits)) {
+            in->id = kochava_braze_value(arena,
+                                         kochava_json_get(traits,
+                                                          "braze_id"));
         }
     }
 
@@ -229,7 +227,8 @@ kochava_braze_user(kochava_msg_t *msg, json_t *props,
 
     if (msg->user_id.data) {
         in->key = "external_id";
-        in->id = json_stringn_nocheck(msg->user_id.data, msg->user_id.len);
+        in->id = kochava_json_stringn(arena, msg->user_id.data,
+                                      msg->user_id.len);
         return in->id ? 0 : -2;
     }
 
@@ -238,7 +237,7 @@ kochava_braze_user(kochava_msg_t *msg, json_t *props,
     }
 
     in->alias_label = "segment_anonymous_id";
-    in->id = json_stringn_nocheck(msg->anonymous_id.data,
+    in->id = kochava_json_stringn(arena, msg->anonymous_id.data,
                                   msg->anonymous_id.len);
 
     return in->id ? 0 : -2;
@@ -251,23 +250,24 @@ kochava_braze_user(kochava_msg_t *msg, json_t *props,
  */
 
 static int
-kochava_braze_key(kochava_braze_install_t *in, json_t *obj)
+kochava_braze_key(kochava_arena_t *arena, kochava_braze_install_t *in,
+    kochava_json_t *obj)
 {
-    json_t  *alias;
+    kochava_json_t  *alias;
 
     if (in->key) {
-        return json_object_set_nocheck(obj, in->key, in->id) ? -2 : 0;
+        return kochava_json_set(arena, obj, in->key, in->id) ? -2 : 0;
     }
 
-    alias = json_object();
+    alias = kochava_json_object(arena);
 
     if (alias == NULL
-        || json_object_set_new_nocheck(obj, "user_alias", alias) != 0
-        || json_object_set_nocheck(alias, "alias_name", in->id) != 0
-        || json_object_set_new_nocheck(alias, "alias_label",
-               json_string_nocheck(in->alias_label)) != 0
-        || json_object_set_new_nocheck(obj, "_update_existing_only",
-                                       json_false()) != 0)
+        || kochava_json_set(arena, obj, "user_alias", alias) != 0
+        || kochava_json_set(arena, alias, "alias_name", in->id) != 0
+        || kochava_json_set(arena, alias, "alias_label",
+               kochava_json_cstring(arena, in->alias_label)) != 0
+        || kochava_json_set(arena, obj, "_update_existing_only",
+                            kochava_json_boolean(0)) != 0)
     {
         return -2;
     }
@@ -278,41 +278,31 @@ kochava_braze_key(kochava_braze_install_t *in, json_t *obj)
 
 /* {"attributes":[...],"events":[...]} of n installs */
 
-json_t *
-kochava_braze_body(kochava_braze_item_t *items, size_t n)
+kochava_json_t *
+kochava_braze_body(kochava_arena_t *arena, kochava_braze_item_t *items,
+    size_t n)
 {
-    size_t   i;
-    json_t  *body, *attrs, *events;
+    size_t           i;
+    kochava_json_t  *body, *attrs, *events;
 
-    body = json_object();
-    attrs = json_array();
-    events = json_array();
+    body = kochava_json_object(arena);
+    attrs = kochava_json_array(arena);
+    events = kochava_json_array(arena);
 
     if (body == NULL || attrs == NULL || events == NULL
-        || json_object_set_nocheck(body, "attributes", attrs) != 0
-        || json_object_set_nocheck(body, "events", events) != 0)
+        || kochava_json_set(arena, body, "attributes", attrs) != 0
+        || kochava_json_set(arena, body, "events", events) != 0)
     {
-        goto failed;
+        return NULL;
     }
 
     for (i = 0; i < n; i++) {
-        if (json_array_append(attrs, items[i].attribute) != 0
-            || json_array_append(events, items[i].event) != 0)
+        if (kochava_json_append(arena, attrs, items[i].attribute) != 0
+            || kochava_json_append(arena, events, items[i].event) != 0)
         {
-            goto failed;
+            return NULL;
         }
     }
 
-    json_decref(attrs);
-    json_decref(events);
-
     return body;
-
-failed:
-
-    json_decref(attrs);
-    json_decref(events);
-    json_decref(body);
-
-    return NULL;
 }

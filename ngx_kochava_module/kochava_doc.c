@@ -2,15 +2,18 @@
 /*
  * Copyright (C) ngx_kochava_module authors
  *
- * A request body: the limits checked on its raw bytes, parsed by jansson,
- * then every message validated, normalised and rewritten into outbound
- * bodies (kochava_core.h).
+ * A request body: the limits checked on its raw bytes, parsed into the
+ * document's arena (kochava_json.h), then every message validated,
+ * normalised and rewritten into outbound bodies (kochava_core.h).  Invalid
+ * JSON is handed to jansson once more, for its error text.
  */
 
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <jansson.h>
 
 #include "kochava_internal.h"
 
@@ -19,15 +22,19 @@
 #define KOCHAVA_ITEM_TOO_LARGE  1
 #define KOCHAVA_ITEM_TOO_DEEP   2
 
+/* the first chunk of a document's arena: a single call fits in it */
+#define KOCHAVA_DOC_ARENA       16384
+
 
 struct kochava_doc_s {
-    json_t                   *root;
+    kochava_arena_t          *arena;
+    kochava_json_t           *root;
     kochava_call_e            call;
 
-    json_t                   *batch;         /* the array, or NULL */
-    json_t                   *context;       /* the envelope's */
-    json_t                   *integrations;
-    json_t                   *sent_at;
+    kochava_json_t           *batch;         /* the array, or NULL */
+    kochava_json_t           *context;       /* the envelope's */
+    kochava_json_t           *integrations;
+    kochava_json_t           *sent_at;
 
     size_t                    nitems;
     unsigned char            *limits;        /* per item, KOCHAVA_ITEM_* */
@@ -57,20 +64,21 @@ typedef struct {
     kochava_str_t            *braze_id;
     size_t                    nbraze;
 
-    kochava_scratch_t         scratch;
     kochava_msg_t             msg;
 } kochava_process_t;
 
 
 static int kochava_doc_items(kochava_doc_t *doc, kochava_scan_t *scan,
     const kochava_conf_t *conf, char *err, size_t errlen);
+static void kochava_doc_invalid(const char *body, size_t len, char *err,
+    size_t errlen);
 static int kochava_process_message(kochava_process_t *pr, uint32_t index,
-    json_t *obj);
+    kochava_json_t *obj);
 static int kochava_process_grow(void **p, size_t size);
 static int kochava_process_reject(kochava_process_t *pr, uint32_t index,
     kochava_reason_e reason, const char *error);
 static int kochava_process_out(kochava_process_t *pr, kochava_dest_e dest,
-    json_t *body, uint32_t index, uint32_t count, kochava_str_t *id);
+    kochava_json_t *body, uint32_t index, uint32_t count, kochava_str_t *id);
 static int kochava_process_braze(kochava_process_t *pr);
 static int kochava_process_finish(kochava_process_t *pr);
 static void kochava_process_free(kochava_process_t *pr);
@@ -81,12 +89,11 @@ kochava_doc_parse(const kochava_conf_t *conf, kochava_call_e call,
     const char *body, size_t len, kochava_doc_t **docp, char *err,
     size_t errlen)
 {
-    int             batch, rc;
-    json_t         *root, *value;
-    size_t          max_depth;
-    json_error_t    error;
-    kochava_doc_t  *doc;
-    kochava_scan_t  scan;
+    int              batch, rc;
+    size_t           max_depth;
+    kochava_doc_t   *doc;
+    kochava_scan_t   scan;
+    kochava_json_t  *root, *value;
 
     *docp = NULL;
 
@@ -160,39 +167,56 @@ kochava_doc_parse(const kochava_conf_t *conf, kochava_call_e call,
 
     /* the JSON */
 
-    root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &error);
-
-    if (root == NULL) {
-        snprintf(err, errlen, "Invalid JSON: %s (line %d, column %d)",
-                 error.text, error.line, error.column);
+    doc->arena = kochava_arena_create(len < KOCHAVA_DOC_ARENA / 2
+                                      ? KOCHAVA_DOC_ARENA : len * 2);
+    if (doc->arena == NULL) {
+        rc = 500;
+        snprintf(err, errlen, "Out of memory");
         goto failed;
     }
 
+    rc = kochava_json_parse(doc->arena, body, len, 0,
+                            KOCHAVA_PARSER_MAX_DEPTH, &root);
+
+    if (rc != 0) {
+        if (rc == KOCHAVA_JSON_INVALID) {
+            rc = 400;
+            kochava_doc_invalid(body, len, err, errlen);
+
+        } else {
+            rc = 500;
+            snprintf(err, errlen, "Out of memory");
+        }
+
+        goto failed;
+    }
+
+    rc = 400;
     doc->root = root;
 
-    if (!json_is_object(root)) {
+    if (!kochava_json_is_object(root)) {
         snprintf(err, errlen, "Invalid JSON: body is not an object");
         goto failed;
     }
 
     if (batch) {
-        value = json_object_get(root, "batch");
+        value = kochava_json_get(root, "batch");
 
-        if (!json_is_array(value)) {
+        if (!kochava_json_is_array(value)) {
             snprintf(err, errlen, "Invalid JSON: batch is not an array");
             goto failed;
         }
 
         doc->batch = value;
 
-        value = json_object_get(root, "context");
-        doc->context = json_is_object(value) ? value : NULL;
+        value = kochava_json_get(root, "context");
+        doc->context = kochava_json_is_object(value) ? value : NULL;
 
-        value = json_object_get(root, "integrations");
-        doc->integrations = json_is_object(value) ? value : NULL;
+        value = kochava_json_get(root, "integrations");
+        doc->integrations = kochava_json_is_object(value) ? value : NULL;
 
-        value = json_object_get(root, "sentAt");
-        doc->sent_at = json_is_null(value) ? NULL : value;
+        value = kochava_json_get(root, "sentAt");
+        doc->sent_at = kochava_json_is_null(value) ? NULL : value;
 
         rc = kochava_doc_items(doc, &scan, conf, err, errlen);
         if (rc != 0) {
@@ -215,17 +239,42 @@ failed:
 }
 
 
+/*
+ * The error text of a body the parser refused, from jansson: the parser
+ * refuses what jansson refuses (fuzz/fuzz_json.c), and jansson says where.
+ */
+
+static void
+kochava_doc_invalid(const char *body, size_t len, char *err, size_t errlen)
+{
+    json_t        *root;
+    json_error_t   error;
+
+    root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &error);
+
+    if (root != NULL) {
+        /* a NUL byte after a number or a literal: jansson skips it */
+        json_decref(root);
+        snprintf(err, errlen, "Invalid JSON: unexpected NUL byte");
+        return;
+    }
+
+    snprintf(err, errlen, "Invalid JSON: %s (line %d, column %d)",
+             error.text, error.line, error.column);
+}
+
+
 /* the limits of each item of a batch: from the scan, else measured */
 
 static int
 kochava_doc_items(kochava_doc_t *doc, kochava_scan_t *scan,
     const kochava_conf_t *conf, char *err, size_t errlen)
 {
-    int      mapped;
-    size_t   i, n, size, depth;
-    json_t  *item;
+    int              mapped;
+    size_t           i, n, size, depth;
+    kochava_json_t  *item;
 
-    n = json_array_size(doc->batch);
+    n = kochava_json_count(doc->batch);
 
     if (n > conf->max_batch) {
         snprintf(err, errlen, "Too many messages in batch (limit %zu)",
@@ -255,8 +304,8 @@ kochava_doc_items(kochava_doc_t *doc, kochava_scan_t *scan,
             depth = scan->items[i].depth;
 
         } else {
-            item = json_array_get(doc->batch, i);
-            size = kochava_json_size(item);
+            item = kochava_json_item(doc->batch, i);
+            size = kochava_json_dump_size(item);
             depth = kochava_json_depth(item);
         }
 
@@ -275,21 +324,21 @@ kochava_doc_items(kochava_doc_t *doc, kochava_scan_t *scan,
 const char *
 kochava_doc_write_key(kochava_doc_t *doc, size_t *len)
 {
-    json_t  *value;
+    kochava_json_t  *value;
 
-    if (doc == NULL || !json_is_object(doc->root)) {
+    if (doc == NULL || !kochava_json_is_object(doc->root)) {
         return NULL;
     }
 
-    value = json_object_get(doc->root, "writeKey");
+    value = kochava_json_get(doc->root, "writeKey");
 
-    if (!json_is_string(value)) {
+    if (!kochava_json_is_string(value)) {
         return NULL;
     }
 
-    *len = json_string_length(value);
+    *len = kochava_json_string_len(value);
 
-    return json_string_value(value);
+    return kochava_json_string(value);
 }
 
 
@@ -300,7 +349,7 @@ kochava_doc_free(kochava_doc_t *doc)
         return;
     }
 
-    json_decref(doc->root);
+    kochava_arena_destroy(doc->arena);
     free(doc->limits);
     free(doc);
 }
@@ -342,7 +391,7 @@ kochava_doc_process(const kochava_conf_t *conf, const kochava_req_t *req,
     for (i = 0; i < n; i++) {
         rc = kochava_process_message(&pr, (uint32_t) i,
                                      doc->batch
-                                     ? json_array_get(doc->batch, i)
+                                     ? kochava_json_item(doc->batch, i)
                                      : doc->root);
         if (rc != 0) {
             goto done;
@@ -367,12 +416,14 @@ done:
 /* one message: rejected, skipped, or rewritten into an outbound body */
 
 static int
-kochava_process_message(kochava_process_t *pr, uint32_t index, json_t *obj)
+kochava_process_message(kochava_process_t *pr, uint32_t index,
+    kochava_json_t *obj)
 {
     int                    rc, nothing;
     char                   error[80];
     size_t                 n;
-    json_t                *body, *event;
+    kochava_json_t        *body, *event;
+    kochava_arena_mark_t   mark;
     kochava_doc_t         *doc;
     kochava_msg_t         *msg;
     kochava_dest_e         dest;
@@ -384,6 +435,7 @@ kochava_process_message(kochava_process_t *pr, uint32_t index, json_t *obj)
     res = pr->res;
     msg = &pr->msg;
 
+    msg->arena = doc->arena;
     msg->obj = obj;
     msg->context = NULL;
     msg->integrations = NULL;
@@ -397,8 +449,8 @@ kochava_process_message(kochava_process_t *pr, uint32_t index, json_t *obj)
     if (doc->limits && doc->limits[index] != KOCHAVA_ITEM_OK) {
         msg->message_id.data = NULL;
 
-        if (json_is_object(obj)) {
-            kochava_msg_id_string(json_object_get(obj, "messageId"),
+        if (kochava_json_is_object(obj)) {
+            kochava_msg_id_string(kochava_json_get(obj, "messageId"),
                                   msg->message_id_buf, &msg->message_id);
         }
 
@@ -441,11 +493,12 @@ kochava_process_message(kochava_process_t *pr, uint32_t index, json_t *obj)
     }
 
     if (msg->type == KOCHAVA_CALL_TRACK) {
-        event = json_object_get(obj, "event");
-        n = json_string_length(event);
+        event = kochava_json_get(obj, "event");
+        n = kochava_json_string_len(event);
 
         if (n == sizeof("Install Attributed") - 1
-            && memcmp(json_string_value(event), "Install Attributed", n) == 0)
+            && memcmp(kochava_json_string(event), "Install Attributed", n)
+               == 0)
         {
             /* never to Kochava: to Braze, when it is on */
 
@@ -484,8 +537,6 @@ kochava_process_message(kochava_process_t *pr, uint32_t index, json_t *obj)
                     || kochava_process_grow((void **) &pr->braze_id,
                            n * sizeof(kochava_str_t)) != 0)
                 {
-                    json_decref(item.attribute);
-                    json_decref(item.event);
                     return -1;
                 }
             }
@@ -533,6 +584,10 @@ kochava_process_message(kochava_process_t *pr, uint32_t index, json_t *obj)
         return kochava_process_reject(pr, index, reason, msg->error);
     }
 
+    /* the body's tree is not needed once it is written: the arena is */
+
+    kochava_arena_mark(doc->arena, &mark);
+
     if (msg->type == KOCHAVA_CALL_IDENTIFY
         || msg->type == KOCHAVA_CALL_ALIAS)
     {
@@ -555,7 +610,7 @@ kochava_process_message(kochava_process_t *pr, uint32_t index, json_t *obj)
 
     rc = kochava_process_out(pr, dest, body, index, 1, &msg->message_id);
 
-    json_decref(body);
+    kochava_arena_release(doc->arena, &mark);
 
     return rc;
 }
@@ -612,7 +667,7 @@ kochava_process_reject(kochava_process_t *pr, uint32_t index,
 
 static int
 kochava_process_out(kochava_process_t *pr, kochava_dest_e dest,
-    json_t *body, uint32_t index, uint32_t count, kochava_str_t *id)
+    kochava_json_t *body, uint32_t index, uint32_t count, kochava_str_t *id)
 {
     size_t          n, i;
     kochava_id_t   *ids;
@@ -681,7 +736,7 @@ kochava_process_out(kochava_process_t *pr, kochava_dest_e dest,
         }
     }
 
-    out->body = kochava_dump(&pr->scratch, body, pr->a, &out->len);
+    out->body = kochava_json_dump(body, pr->a, &out->len);
     if (out->body == NULL) {
         return -1;
     }
@@ -697,9 +752,9 @@ kochava_process_out(kochava_process_t *pr, kochava_dest_e dest,
 static int
 kochava_process_braze(kochava_process_t *pr)
 {
-    int      rc;
-    size_t   i, m;
-    json_t  *body;
+    int              rc;
+    size_t           i, m;
+    kochava_json_t  *body;
 
     for (i = 0; i < pr->nbraze; i += m) {
         m = pr->nbraze - i;
@@ -708,7 +763,7 @@ kochava_process_braze(kochava_process_t *pr)
             m = KOCHAVA_BRAZE_MAX;
         }
 
-        body = kochava_braze_body(&pr->braze[i], m);
+        body = kochava_braze_body(pr->doc->arena, &pr->braze[i], m);
         if (body == NULL) {
             return -1;
         }
@@ -716,8 +771,6 @@ kochava_process_braze(kochava_process_t *pr)
         rc = kochava_process_out(pr, KOCHAVA_DEST_BRAZE, body,
                                  pr->braze_index[i], (uint32_t) m,
                                  &pr->braze_id[i]);
-        json_decref(body);
-
         if (rc != 0) {
             return -1;
         }
@@ -769,18 +822,9 @@ kochava_process_finish(kochava_process_t *pr)
 static void
 kochava_process_free(kochava_process_t *pr)
 {
-    size_t  i;
-
-    for (i = 0; i < pr->nbraze; i++) {
-        json_decref(pr->braze[i].attribute);
-        json_decref(pr->braze[i].event);
-    }
-
     free(pr->braze);
     free(pr->braze_index);
     free(pr->braze_id);
     free(pr->rejects);
     free(pr->outs);
-
-    kochava_scratch_free(&pr->scratch);
 }

@@ -12,25 +12,17 @@
 
 
 #include <string.h>
-#include <jansson.h>
-
 #include "kochava_core.h"
+#include "kochava_json.h"
 
 
-/* jansson's own limit: a body nested deeper is refused before parsing */
+/* the parser's limit (jansson's too): deeper is refused before parsing */
 #define KOCHAVA_PARSER_MAX_DEPTH  2048
 
 /* Braze takes at most 75 attributes and 75 events per /users/track */
 #define KOCHAVA_BRAZE_MAX         75
 
 #define KOCHAVA_MESSAGE_ID_MAX    100
-
-/*
- * Compact, and reals with 16 significant digits: 9.99 goes out as 9.99,
- * not 9.9900000000000002 (17 digits round-trip every double, but print
- * what no client sent).
- */
-#define KOCHAVA_DUMP_FLAGS        (JSON_COMPACT | JSON_REAL_PRECISION(16))
 
 /* a number as a string: "-9223372036854775808", "1.2345678901234567e+300" */
 #define KOCHAVA_NUMBER_LEN        32
@@ -45,7 +37,7 @@ typedef struct {
 } kochava_str_t;
 
 
-/* kochava_scan.c: what the raw bytes say before jansson sees them */
+/* kochava_scan.c: what the raw bytes say before the parser sees them */
 
 typedef struct {
     size_t                    size;          /* compact bytes */
@@ -67,9 +59,10 @@ int kochava_scan(const char *p, size_t len, int batch, size_t max_items,
     size_t max_depth, kochava_scan_t *scan);
 void kochava_scan_free(kochava_scan_t *scan);
 
-/* the same measures on a parsed value (when the scan could not map) */
-size_t kochava_json_depth(json_t *value);
-size_t kochava_json_size(json_t *value);
+/*
+ * The same measures on a parsed value (when the scan could not map):
+ * kochava_json_dump_size() and kochava_json_depth() of kochava_json.h.
+ */
 
 
 /* kochava_time.c */
@@ -88,7 +81,7 @@ int kochava_name_lookup(const kochava_conf_t *conf, const char *name,
 /* kochava_util.c */
 
 size_t kochava_uri_encode(const char *s, size_t len, char *out);
-size_t kochava_number_string(json_t *value, char *buf, size_t size);
+size_t kochava_number_string(kochava_json_t *value, char *buf, size_t size);
 int kochava_strncaseeq(const char *a, const char *b, size_t len);
 int kochava_strcaseeq(const char *a, size_t alen, const char *b);
 size_t kochava_utf8_length(const char *s, size_t len);
@@ -96,19 +89,6 @@ void kochava_uuid_v4(char *buf);
 
 char *kochava_strndup(const kochava_allocator_t *a, const char *s,
     size_t len);
-
-/*
- * A reusable malloc()ed buffer that json_dumpb() writes into once; the
- * result is then copied into the allocator's memory.
- */
-typedef struct {
-    char                     *data;
-    size_t                    size;
-} kochava_scratch_t;
-
-const char *kochava_dump(kochava_scratch_t *scratch, json_t *value,
-    const kochava_allocator_t *a, size_t *len);
-void kochava_scratch_free(kochava_scratch_t *scratch);
 
 
 /* kochava_message.c: one message, validated and normalised */
@@ -121,12 +101,14 @@ typedef enum {
 
 
 typedef struct {
-    json_t                   *obj;           /* the message */
-    json_t                   *context;       /* its own, or NULL */
-    json_t                   *batch_context; /* the envelope's, or NULL */
-    json_t                   *integrations;
-    json_t                   *batch_integrations;
-    json_t                   *batch_sent_at;
+    kochava_arena_t          *arena;         /* the document's */
+
+    kochava_json_t           *obj;           /* the message */
+    kochava_json_t           *context;       /* its own, or NULL */
+    kochava_json_t           *batch_context; /* the envelope's, or NULL */
+    kochava_json_t           *integrations;
+    kochava_json_t           *batch_integrations;
+    kochava_json_t           *batch_sent_at;
 
     kochava_call_e            type;
 
@@ -138,7 +120,7 @@ typedef struct {
 
     /* the device, for messages to Kochava */
     kochava_platform_e        platform;
-    json_t                   *device;
+    kochava_json_t           *device;
     kochava_str_t             device_id;
     kochava_str_t             advertising_id;   /* NULL when all zeros */
     unsigned                  ad_tracking:1;    /* true, literally */
@@ -150,9 +132,10 @@ typedef struct {
 } kochava_msg_t;
 
 
-json_t *kochava_msg_context(kochava_msg_t *msg, const char *key);
+kochava_json_t *kochava_msg_context(kochava_msg_t *msg, const char *key);
 int kochava_msg_enabled(kochava_msg_t *msg, const char *dest);
-int kochava_msg_id_string(json_t *value, char *buf, kochava_str_t *out);
+int kochava_msg_id_string(kochava_json_t *value, char *buf,
+    kochava_str_t *out);
 
 int kochava_msg_prepare(kochava_msg_t *msg, const kochava_req_t *req,
     kochava_reason_e *reason);
@@ -161,11 +144,11 @@ int kochava_msg_device(kochava_msg_t *msg, kochava_reason_e *reason);
 
 /* kochava_rewrite.c */
 
-json_t *kochava_rewrite_event(const kochava_conf_t *conf,
+kochava_json_t *kochava_rewrite_event(const kochava_conf_t *conf,
     const kochava_req_t *req, kochava_msg_t *msg);
-json_t *kochava_rewrite_identity(const kochava_conf_t *conf,
+kochava_json_t *kochava_rewrite_identity(const kochava_conf_t *conf,
     const kochava_req_t *req, kochava_msg_t *msg, int *nothing);
-json_t *kochava_device_ids(kochava_msg_t *msg);
+kochava_json_t *kochava_device_ids(kochava_msg_t *msg);
 int kochava_identify_has_data(const kochava_conf_t *conf,
     kochava_msg_t *msg);
 
@@ -173,24 +156,24 @@ int kochava_identify_has_data(const kochava_conf_t *conf,
 /* kochava_braze.c */
 
 typedef struct {
-    json_t                   *attribute;
-    json_t                   *event;
+    kochava_json_t           *attribute;
+    kochava_json_t           *event;
 } kochava_braze_item_t;
 
 /*
  * One attributed install, from whichever path: values are JSON strings
- * (references held) or NULL when absent.  key is "braze_id" or
+ * (of the document's tree) or NULL when absent.  key is "braze_id" or
  * "external_id"; NULL means a user_alias of id labelled alias_label.
  */
 typedef struct {
     const char               *key;
-    json_t                   *id;
+    kochava_json_t           *id;
     const char               *alias_label;
-    json_t                   *source;
-    json_t                   *campaign;
-    json_t                   *adgroup;
-    json_t                   *ad;
-    json_t                   *provider;
+    kochava_json_t           *source;
+    kochava_json_t           *campaign;
+    kochava_json_t           *adgroup;
+    kochava_json_t           *ad;
+    kochava_json_t           *provider;
     int64_t                   time_ms;
 } kochava_braze_install_t;
 
@@ -198,11 +181,11 @@ typedef struct {
 
 /* 0: attributed (item filled), 1: organic, -1: no user key, -2: no memory */
 int kochava_braze_install(kochava_msg_t *msg, kochava_braze_item_t *item);
-int kochava_braze_organic(json_t *source);
-int kochava_braze_item(kochava_braze_install_t *in,
+int kochava_braze_organic(kochava_json_t *source);
+int kochava_braze_item(kochava_arena_t *arena, kochava_braze_install_t *in,
     kochava_braze_item_t *item);
-void kochava_braze_install_free(kochava_braze_install_t *in);
-json_t *kochava_braze_body(kochava_braze_item_t *items, size_t n);
+kochava_json_t *kochava_braze_body(kochava_arena_t *arena,
+    kochava_braze_item_t *items, size_t n);
 
 
 #endif /* _KOCHAVA_INTERNAL_H_INCLUDED_ */

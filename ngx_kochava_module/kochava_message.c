@@ -15,10 +15,11 @@
 #include "kochava_internal.h"
 
 
-static json_t *kochava_msg_integration(kochava_msg_t *msg, const char *key);
+static kochava_json_t *kochava_msg_integration(kochava_msg_t *msg,
+    const char *key);
 static int kochava_msg_time(kochava_msg_t *msg, const char *name,
-    json_t *value, int64_t *ms, int *present);
-static int kochava_msg_string(json_t *value, kochava_str_t *out);
+    kochava_json_t *value, int64_t *ms, int *present);
+static int kochava_msg_string(kochava_json_t *value, kochava_str_t *out);
 static int kochava_all_zeros(const char *s, size_t len);
 
 
@@ -38,40 +39,40 @@ static const struct {
 
 /* a key of the message's context, else of the batch's context */
 
-json_t *
+kochava_json_t *
 kochava_msg_context(kochava_msg_t *msg, const char *key)
 {
-    json_t  *value;
+    kochava_json_t  *value;
 
     if (msg->context) {
-        value = json_object_get(msg->context, key);
+        value = kochava_json_get(msg->context, key);
         if (value) {
             return value;
         }
     }
 
     if (msg->batch_context) {
-        return json_object_get(msg->batch_context, key);
+        return kochava_json_get(msg->batch_context, key);
     }
 
     return NULL;
 }
 
 
-static json_t *
+static kochava_json_t *
 kochava_msg_integration(kochava_msg_t *msg, const char *key)
 {
-    json_t  *value;
+    kochava_json_t  *value;
 
     if (msg->integrations) {
-        value = json_object_get(msg->integrations, key);
+        value = kochava_json_get(msg->integrations, key);
         if (value) {
             return value;
         }
     }
 
     if (msg->batch_integrations) {
-        return json_object_get(msg->batch_integrations, key);
+        return kochava_json_get(msg->batch_integrations, key);
     }
 
     return NULL;
@@ -87,21 +88,21 @@ kochava_msg_integration(kochava_msg_t *msg, const char *key)
 int
 kochava_msg_enabled(kochava_msg_t *msg, const char *dest)
 {
-    json_t  *value;
+    kochava_json_t  *value;
 
     value = kochava_msg_integration(msg, dest);
 
-    if (json_is_false(value)) {
+    if (kochava_json_is_false(value)) {
         return 0;
     }
 
-    if (json_is_true(value) || json_is_object(value)) {
+    if (kochava_json_is_true(value) || kochava_json_is_object(value)) {
         return 1;
     }
 
     value = kochava_msg_integration(msg, "All");
 
-    return !json_is_false(value);
+    return !kochava_json_is_false(value);
 }
 
 
@@ -111,18 +112,18 @@ kochava_msg_enabled(kochava_msg_t *msg, const char *dest)
  */
 
 int
-kochava_msg_id_string(json_t *value, char *buf, kochava_str_t *out)
+kochava_msg_id_string(kochava_json_t *value, char *buf, kochava_str_t *out)
 {
     size_t  n;
 
-    if (json_is_string(value)) {
-        n = json_string_length(value);
+    if (kochava_json_is_string(value)) {
+        n = kochava_json_string_len(value);
 
         if (n == 0) {
             return 0;
         }
 
-        out->data = json_string_value(value);
+        out->data = kochava_json_string(value);
         out->len = n;
 
         return 1;
@@ -142,14 +143,16 @@ kochava_msg_id_string(json_t *value, char *buf, kochava_str_t *out)
 
 
 static int
-kochava_msg_string(json_t *value, kochava_str_t *out)
+kochava_msg_string(kochava_json_t *value, kochava_str_t *out)
 {
-    if (!json_is_string(value) || json_string_length(value) == 0) {
+    if (!kochava_json_is_string(value)
+        || kochava_json_string_len(value) == 0)
+    {
         return 0;
     }
 
-    out->data = json_string_value(value);
-    out->len = json_string_length(value);
+    out->data = kochava_json_string(value);
+    out->len = kochava_json_string_len(value);
 
     return 1;
 }
@@ -166,13 +169,13 @@ int
 kochava_msg_prepare(kochava_msg_t *msg, const kochava_req_t *req,
     kochava_reason_e *reason)
 {
-    int             has_ts, has_orig, has_sent;
-    char            buf[KOCHAVA_NUMBER_LEN];
-    size_t          i, n;
-    json_t         *obj, *value;
-    int64_t         ts, orig, sent;
-    const char     *s;
-    kochava_str_t   str;
+    int              has_ts, has_orig, has_sent;
+    char             buf[KOCHAVA_NUMBER_LEN];
+    size_t           i, n;
+    int64_t          ts, orig, sent;
+    const char      *s;
+    kochava_str_t    str;
+    kochava_json_t  *obj, *value;
 
     obj = msg->obj;
 
@@ -186,30 +189,30 @@ kochava_msg_prepare(kochava_msg_t *msg, const kochava_req_t *req,
 
     /* 1. an object */
 
-    if (!json_is_object(obj)) {
+    if (!kochava_json_is_object(obj)) {
         *reason = KOCHAVA_REASON_NOT_OBJECT;
         strcpy(msg->error, "message is not a JSON object");
         return 1;
     }
 
-    value = json_object_get(obj, "messageId");
+    value = kochava_json_get(obj, "messageId");
 
     kochava_msg_id_string(value, msg->message_id_buf, &msg->message_id);
 
-    value = json_object_get(obj, "context");
-    msg->context = json_is_object(value) ? value : NULL;
+    value = kochava_json_get(obj, "context");
+    msg->context = kochava_json_is_object(value) ? value : NULL;
 
-    value = json_object_get(obj, "integrations");
-    msg->integrations = json_is_object(value) ? value : NULL;
+    value = kochava_json_get(obj, "integrations");
+    msg->integrations = kochava_json_is_object(value) ? value : NULL;
 
     /* 2. the type */
 
     if (msg->type == KOCHAVA_CALL_UNKNOWN) {
-        value = json_object_get(obj, "type");
+        value = kochava_json_get(obj, "type");
 
-        if (json_is_string(value)) {
-            s = json_string_value(value);
-            n = json_string_length(value);
+        if (kochava_json_is_string(value)) {
+            s = kochava_json_string(value);
+            n = kochava_json_string_len(value);
 
             for (i = 0; i < KOCHAVA_NTYPES; i++) {
                 if (kochava_types[i].len == n
@@ -231,9 +234,9 @@ kochava_msg_prepare(kochava_msg_t *msg, const kochava_req_t *req,
 
     /* 3. an identity */
 
-    kochava_msg_id_string(json_object_get(obj, "userId"), msg->user_id_buf,
+    kochava_msg_id_string(kochava_json_get(obj, "userId"), msg->user_id_buf,
                           &msg->user_id);
-    kochava_msg_id_string(json_object_get(obj, "anonymousId"),
+    kochava_msg_id_string(kochava_json_get(obj, "anonymousId"),
                           msg->anonymous_id_buf, &msg->anonymous_id);
 
     if (msg->user_id.data == NULL && msg->anonymous_id.data == NULL) {
@@ -249,9 +252,10 @@ kochava_msg_prepare(kochava_msg_t *msg, const kochava_req_t *req,
     switch (msg->type) {
 
     case KOCHAVA_CALL_TRACK:
-        value = json_object_get(obj, "event");
+        value = kochava_json_get(obj, "event");
 
-        if (value != NULL && !json_is_null(value) && !json_is_string(value))
+        if (value != NULL && !kochava_json_is_null(value)
+            && !kochava_json_is_string(value))
         {
             strcpy(msg->error, "event must be a string");
             return 1;
@@ -265,7 +269,7 @@ kochava_msg_prepare(kochava_msg_t *msg, const kochava_req_t *req,
         break;
 
     case KOCHAVA_CALL_GROUP:
-        if (!kochava_msg_id_string(json_object_get(obj, "groupId"),
+        if (!kochava_msg_id_string(kochava_json_get(obj, "groupId"),
                                    buf, &str))
         {
             strcpy(msg->error, "groupId is required");
@@ -275,7 +279,7 @@ kochava_msg_prepare(kochava_msg_t *msg, const kochava_req_t *req,
         break;
 
     case KOCHAVA_CALL_ALIAS:
-        if (!kochava_msg_id_string(json_object_get(obj, "previousId"),
+        if (!kochava_msg_id_string(kochava_json_get(obj, "previousId"),
                                    buf, &str))
         {
             strcpy(msg->error, "previousId is required");
@@ -297,12 +301,12 @@ kochava_msg_prepare(kochava_msg_t *msg, const kochava_req_t *req,
 
     *reason = KOCHAVA_REASON_TIMESTAMP;
 
-    if (kochava_msg_time(msg, "timestamp", json_object_get(obj, "timestamp"),
+    if (kochava_msg_time(msg, "timestamp", kochava_json_get(obj, "timestamp"),
                          &ts, &has_ts) != 0
         || kochava_msg_time(msg, "originalTimestamp",
-                            json_object_get(obj, "originalTimestamp"),
+                            kochava_json_get(obj, "originalTimestamp"),
                             &orig, &has_orig) != 0
-        || kochava_msg_time(msg, "sentAt", json_object_get(obj, "sentAt"),
+        || kochava_msg_time(msg, "sentAt", kochava_json_get(obj, "sentAt"),
                             &sent, &has_sent) != 0)
     {
         return 1;
@@ -319,10 +323,10 @@ kochava_msg_prepare(kochava_msg_t *msg, const kochava_req_t *req,
 
     *reason = KOCHAVA_REASON_MESSAGE_ID;
 
-    value = json_object_get(obj, "messageId");
+    value = kochava_json_get(obj, "messageId");
 
-    if (value != NULL && !json_is_null(value) && !json_is_string(value)
-        && !json_is_number(value))
+    if (value != NULL && !kochava_json_is_null(value)
+        && !kochava_json_is_string(value) && !kochava_json_is_number(value))
     {
         strcpy(msg->error, "messageId must be a string");
         return 1;
@@ -365,18 +369,18 @@ kochava_msg_prepare(kochava_msg_t *msg, const kochava_req_t *req,
 /* present: a string that parses; null counts as absent */
 
 static int
-kochava_msg_time(kochava_msg_t *msg, const char *name, json_t *value,
-    int64_t *ms, int *present)
+kochava_msg_time(kochava_msg_t *msg, const char *name,
+    kochava_json_t *value, int64_t *ms, int *present)
 {
     *present = 0;
 
-    if (value == NULL || json_is_null(value)) {
+    if (value == NULL || kochava_json_is_null(value)) {
         return 0;
     }
 
-    if (!json_is_string(value)
-        || kochava_time_parse(json_string_value(value),
-                              json_string_length(value), ms) != 0)
+    if (!kochava_json_is_string(value)
+        || kochava_time_parse(kochava_json_string(value),
+                              kochava_json_string_len(value), ms) != 0)
     {
         snprintf(msg->error, sizeof(msg->error),
                  "%s is not an ISO-8601 date-time", name);
@@ -398,8 +402,8 @@ kochava_msg_time(kochava_msg_t *msg, const char *name, json_t *value,
 int
 kochava_msg_device(kochava_msg_t *msg, kochava_reason_e *reason)
 {
-    json_t         *device, *os, *type, *value;
-    kochava_str_t   str;
+    kochava_str_t    str;
+    kochava_json_t  *device, *os, *type, *value;
 
     *reason = KOCHAVA_REASON_DEVICE;
 
@@ -411,18 +415,18 @@ kochava_msg_device(kochava_msg_t *msg, kochava_reason_e *reason)
     msg->ad_tracking = 0;
 
     device = kochava_msg_context(msg, "device");
-    if (!json_is_object(device)) {
+    if (!kochava_json_is_object(device)) {
         device = NULL;
     }
 
     msg->device = device;
 
-    type = device ? json_object_get(device, "type") : NULL;
+    type = device ? kochava_json_get(device, "type") : NULL;
 
-    if (type != NULL && !json_is_null(type)) {
-        if (json_is_string(type)) {
-            str.data = json_string_value(type);
-            str.len = json_string_length(type);
+    if (type != NULL && !kochava_json_is_null(type)) {
+        if (kochava_json_is_string(type)) {
+            str.data = kochava_json_string(type);
+            str.len = kochava_json_string_len(type);
 
             if (kochava_strcaseeq(str.data, str.len, "ios")) {
                 msg->platform = KOCHAVA_PLATFORM_IOS;
@@ -434,11 +438,12 @@ kochava_msg_device(kochava_msg_t *msg, kochava_reason_e *reason)
 
     } else {
         os = kochava_msg_context(msg, "os");
-        value = json_is_object(os) ? json_object_get(os, "name") : NULL;
+        value = kochava_json_is_object(os) ? kochava_json_get(os, "name")
+                                           : NULL;
 
-        if (json_is_string(value)) {
-            str.data = json_string_value(value);
-            str.len = json_string_length(value);
+        if (kochava_json_is_string(value)) {
+            str.data = kochava_json_string(value);
+            str.len = kochava_json_string_len(value);
 
             if (kochava_strcaseeq(str.data, str.len, "ios")
                 || kochava_strcaseeq(str.data, str.len, "ipados")
@@ -459,18 +464,20 @@ kochava_msg_device(kochava_msg_t *msg, kochava_reason_e *reason)
     }
 
     if (device == NULL
-        || !kochava_msg_string(json_object_get(device, "id"),
+        || !kochava_msg_string(kochava_json_get(device, "id"),
                                &msg->device_id))
     {
         strcpy(msg->error, "context.device.id is required");
         return 1;
     }
 
-    if (!kochava_msg_string(json_object_get(device, "advertisingId"), &str)
-        && !kochava_msg_string(json_object_get(device, "advertising_id"),
+    if (!kochava_msg_string(kochava_json_get(device, "advertisingId"), &str)
+        && !kochava_msg_string(kochava_json_get(device, "advertising_id"),
                                &str))
     {
-        if (!json_is_false(json_object_get(device, "adTrackingEnabled"))) {
+        value = kochava_json_get(device, "adTrackingEnabled");
+
+        if (!kochava_json_is_false(value)) {
             strcpy(msg->error, "context.device.advertisingId is required "
                    "when ad tracking is enabled");
             return 1;
@@ -480,8 +487,9 @@ kochava_msg_device(kochava_msg_t *msg, kochava_reason_e *reason)
         msg->advertising_id = str;
     }
 
-    msg->ad_tracking = json_is_true(json_object_get(device,
-                                                    "adTrackingEnabled"));
+    value = kochava_json_get(device, "adTrackingEnabled");
+
+    msg->ad_tracking = kochava_json_is_true(value);
 
     return 0;
 }

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <stdlib.h>
+#include <jansson.h>
 
 #include "kochava_internal.h"
 
@@ -25,6 +26,10 @@ typedef enum {
     KOCHAVA_PB_ALIAS,
     KOCHAVA_PB_N
 } kochava_pb_field_e;
+
+
+/* the arena of one postback: its parsed JSON, if any, and the Braze body */
+#define KOCHAVA_PB_ARENA_SIZE  4096
 
 
 /*
@@ -57,24 +62,27 @@ static const char  *kochava_pb_alias_labels[2] = {
 static const char  *kochava_pb_providers[2] = { "Kochava", "Tune" };
 
 
-static int kochava_pb_install(kochava_pb_params_t *pb,
+static int kochava_pb_install(kochava_arena_t *arena, kochava_pb_params_t *pb,
     kochava_postback_e source, int64_t received_ms,
     kochava_braze_install_t *in);
 static int kochava_pb_field(kochava_postback_e source, const char *name,
     size_t len);
-static int kochava_pb_utf8(const unsigned char *p, size_t len);
 static void kochava_pb_keep(kochava_pb_params_t *pb, int field,
     const char *value, size_t len);
 static size_t kochava_pb_decode(const char *s, size_t len, char *out);
 static int kochava_pb_hex(int c);
 static void kochava_pb_form(kochava_postback_e source, const char *params,
     size_t len, char *buf, kochava_pb_params_t *pb);
-static int kochava_pb_json(kochava_postback_e source, const char *params,
-    size_t len, json_t **root, kochava_pb_params_t *pb, char *err,
+static int kochava_pb_json(kochava_arena_t *arena, kochava_postback_e source,
+    const char *params, size_t len, kochava_pb_params_t *pb, char *err,
     size_t errlen);
-static int kochava_pb_string(kochava_str_t *value, json_t **out);
-static int kochava_pb_send(const kochava_allocator_t *a,
-    kochava_braze_install_t *in, kochava_result_t *res);
+static void kochava_pb_invalid(const char *params, size_t len, char *err,
+    size_t errlen);
+static int kochava_pb_string(kochava_arena_t *arena, kochava_str_t *value,
+    kochava_json_t **out);
+static int kochava_pb_send(kochava_arena_t *arena,
+    const kochava_allocator_t *a, kochava_braze_install_t *in,
+    kochava_result_t *res);
 static int kochava_pb_reject(const kochava_allocator_t *a,
     kochava_postback_e source, kochava_result_t *res);
 
@@ -87,7 +95,7 @@ kochava_postback(const kochava_conf_t *conf, kochava_postback_e source,
 {
     int                       rc;
     char                     *buf;
-    json_t                   *root;
+    kochava_arena_t          *arena;
     kochava_pb_params_t       pb;
     kochava_braze_install_t   in;
 
@@ -101,19 +109,24 @@ kochava_postback(const kochava_conf_t *conf, kochava_postback_e source,
         return 400;
     }
 
+    arena = kochava_arena_create(KOCHAVA_PB_ARENA_SIZE);
+    if (arena == NULL) {
+        return -1;
+    }
+
     buf = NULL;
-    root = NULL;
 
     if (json) {
-        rc = kochava_pb_json(source, params, len, &root, &pb, err, errlen);
+        rc = kochava_pb_json(arena, source, params, len, &pb, err, errlen);
         if (rc != 0) {
-            return rc;
+            goto done;
         }
 
     } else {
         buf = malloc(len + 1);
         if (buf == NULL) {
-            return -1;
+            rc = -1;
+            goto done;
         }
 
         kochava_pb_form(source, params, len, buf, &pb);
@@ -122,7 +135,7 @@ kochava_postback(const kochava_conf_t *conf, kochava_postback_e source,
     res->messages = 1;
     res->received[KOCHAVA_CALL_TRACK] = 1;
 
-    rc = kochava_pb_install(&pb, source, received_ms, &in);
+    rc = kochava_pb_install(arena, &pb, source, received_ms, &in);
     if (rc != 0) {
         goto done;
     }
@@ -150,12 +163,11 @@ kochava_postback(const kochava_conf_t *conf, kochava_postback_e source,
         goto done;
     }
 
-    rc = kochava_pb_send(a, &in, res);
+    rc = kochava_pb_send(arena, a, &in, res);
 
 done:
 
-    kochava_braze_install_free(&in);
-    json_decref(root);
+    kochava_arena_destroy(arena);
     free(buf);
 
     return rc;
@@ -170,10 +182,12 @@ done:
  */
 
 static int
-kochava_pb_install(kochava_pb_params_t *pb, kochava_postback_e source,
-    int64_t received_ms, kochava_braze_install_t *in)
+kochava_pb_install(kochava_arena_t *arena, kochava_pb_params_t *pb,
+    kochava_postback_e source, int64_t received_ms,
+    kochava_braze_install_t *in)
 {
-    int  key;
+    int          key;
+    const char  *provider;
 
     if (pb->value[KOCHAVA_PB_BRAZE_ID].data) {
         key = KOCHAVA_PB_BRAZE_ID;
@@ -189,16 +203,20 @@ kochava_pb_install(kochava_pb_params_t *pb, kochava_postback_e source,
     }
 
     in->time_ms = received_ms;
-    in->provider = json_string_nocheck(kochava_pb_providers[source]);
+
+    /* a literal: not copied */
+    provider = kochava_pb_providers[source];
+    in->provider = kochava_json_string_ref(arena, provider, strlen(provider));
 
     if (in->provider == NULL
-        || kochava_pb_string(&pb->value[key], &in->id) != 0
-        || kochava_pb_string(&pb->value[KOCHAVA_PB_SOURCE], &in->source) != 0
-        || kochava_pb_string(&pb->value[KOCHAVA_PB_CAMPAIGN], &in->campaign)
-           != 0
-        || kochava_pb_string(&pb->value[KOCHAVA_PB_ADGROUP], &in->adgroup)
-           != 0
-        || kochava_pb_string(&pb->value[KOCHAVA_PB_AD], &in->ad) != 0)
+        || kochava_pb_string(arena, &pb->value[key], &in->id) != 0
+        || kochava_pb_string(arena, &pb->value[KOCHAVA_PB_SOURCE],
+                             &in->source) != 0
+        || kochava_pb_string(arena, &pb->value[KOCHAVA_PB_CAMPAIGN],
+                             &in->campaign) != 0
+        || kochava_pb_string(arena, &pb->value[KOCHAVA_PB_ADGROUP],
+                             &in->adgroup) != 0
+        || kochava_pb_string(arena, &pb->value[KOCHAVA_PB_AD], &in->ad) != 0)
     {
         return -1;
     }
@@ -247,64 +265,12 @@ kochava_pb_keep(kochava_pb_params_t *pb, int field, const char *value,
         return;
     }
 
-    if (!kochava_pb_utf8((const unsigned char *) value, len)) {
+    if (!kochava_json_utf8_valid(value, len)) {
         return;
     }
 
     pb->value[field].data = value;
     pb->value[field].len = len;
-}
-
-
-/* valid UTF-8 as jansson wants it: no overlong form, surrogate or > 10FFFF */
-
-static int
-kochava_pb_utf8(const unsigned char *p, size_t len)
-{
-    size_t         i, n;
-    unsigned char  c, lo, hi;
-
-    i = 0;
-
-    while (i < len) {
-        c = p[i++];
-
-        if (c < 0x80) {
-            continue;
-        }
-
-        lo = 0x80;
-        hi = 0xbf;
-
-        if (c >= 0xc2 && c <= 0xdf) {
-            n = 1;
-
-        } else if (c >= 0xe0 && c <= 0xef) {
-            n = 2;
-            lo = (c == 0xe0) ? 0xa0 : 0x80;
-            hi = (c == 0xed) ? 0x9f : 0xbf;
-
-        } else if (c >= 0xf0 && c <= 0xf4) {
-            n = 3;
-            lo = (c == 0xf0) ? 0x90 : 0x80;
-            hi = (c == 0xf4) ? 0x8f : 0xbf;
-
-        } else {
-            return 0;
-        }
-
-        if (len - i < n || p[i] < lo || p[i] > hi) {
-            return 0;
-        }
-
-        for (i++, n--; n; i++, n--) {
-            if ((p[i] & 0xc0) != 0x80) {
-                return 0;
-            }
-        }
-    }
-
-    return 1;
 }
 
 
@@ -396,49 +362,59 @@ kochava_pb_hex(int c)
 }
 
 
-/* a JSON object: strings as they are, numbers as their strings */
+/*
+ * A JSON object: strings as they are, numbers as their strings.  The tree
+ * lives in the arena, so the values kept point into it until the end.
+ */
 
 static int
-kochava_pb_json(kochava_postback_e source, const char *params, size_t len,
-    json_t **root, kochava_pb_params_t *pb, char *err, size_t errlen)
+kochava_pb_json(kochava_arena_t *arena, kochava_postback_e source,
+    const char *params, size_t len, kochava_pb_params_t *pb, char *err,
+    size_t errlen)
 {
-    int           field;
-    size_t        n, count;
-    json_t       *value;
-    const char   *key;
-    json_error_t  error;
+    int                     rc, field;
+    size_t                  i, n, count;
+    kochava_json_t         *root, *value;
+    kochava_json_member_t  *m;
 
-    *root = json_loadb(params, len, JSON_REJECT_DUPLICATES, &error);
+    rc = kochava_json_parse(arena, params, len, 0, KOCHAVA_PARSER_MAX_DEPTH,
+                            &root);
 
-    if (*root == NULL) {
-        snprintf(err, errlen, "Invalid JSON: %s (line %d, column %d)",
-                 error.text, error.line, error.column);
+    if (rc == KOCHAVA_JSON_INVALID) {
+        kochava_pb_invalid(params, len, err, errlen);
         return 400;
     }
 
-    if (!json_is_object(*root)) {
-        json_decref(*root);
-        *root = NULL;
+    if (rc != 0) {
+        return -1;
+    }
+
+    if (!kochava_json_is_object(root)) {
         snprintf(err, errlen, "Invalid JSON: body is not an object");
         return 400;
     }
 
-    count = 0;
+    count = kochava_json_count(root);
 
-    json_object_foreach(*root, key, value) {
-        if (count++ == KOCHAVA_PB_MAX_PARAMS) {
-            break;
-        }
+    if (count > KOCHAVA_PB_MAX_PARAMS) {
+        count = KOCHAVA_PB_MAX_PARAMS;
+    }
 
-        field = kochava_pb_field(source, key, strlen(key));
+    for (i = 0; i < count; i++) {
+        m = &root->u.members[i];
+        value = m->value;
+
+        /* strlen(), as with jansson: the parser refuses NUL in a key */
+
+        field = kochava_pb_field(source, m->key, strlen(m->key));
 
         if (field < 0) {
             continue;
         }
 
-        if (json_is_string(value)) {
-            kochava_pb_keep(pb, field, json_string_value(value),
-                            json_string_length(value));
+        if (kochava_json_is_string(value)) {
+            kochava_pb_keep(pb, field, kochava_json_string(value),
+                            kochava_json_string_len(value));
             continue;
         }
 
@@ -451,38 +427,62 @@ kochava_pb_json(kochava_postback_e source, const char *params, size_t len,
 }
 
 
-/* a value kept (valid UTF-8) as a JSON string: 0, or -1 without memory */
+/*
+ * Why a body is not JSON, in jansson's words: the cold path parses it again
+ * with jansson, only for the error text, line and column.
+ */
+
+static void
+kochava_pb_invalid(const char *params, size_t len, char *err, size_t errlen)
+{
+    json_t        *root;
+    json_error_t   error;
+
+    root = json_loadb(params, len, JSON_REJECT_DUPLICATES, &error);
+
+    if (root != NULL) {
+        /* not expected: both parsers accept the same texts */
+        json_decref(root);
+        snprintf(error.text, sizeof(error.text), "invalid JSON");
+    }
+
+    snprintf(err, errlen, "Invalid JSON: %s (line %d, column %d)",
+             error.text, error.line, error.column);
+}
+
+
+/*
+ * A value kept (valid UTF-8, checked by kochava_pb_keep()) as a JSON
+ * string, copied into the arena: 0, or -1 without memory.
+ */
 
 static int
-kochava_pb_string(kochava_str_t *value, json_t **out)
+kochava_pb_string(kochava_arena_t *arena, kochava_str_t *value,
+    kochava_json_t **out)
 {
     if (value->data == NULL) {
         return 0;
     }
 
-    *out = json_stringn_nocheck(value->data, value->len);
+    *out = kochava_json_stringn(arena, value->data, value->len);
 
     return *out ? 0 : -1;
 }
 
 
 static int
-kochava_pb_send(const kochava_allocator_t *a, kochava_braze_install_t *in,
-    kochava_result_t *res)
+kochava_pb_send(kochava_arena_t *arena, const kochava_allocator_t *a,
+    kochava_braze_install_t *in, kochava_result_t *res)
 {
-    json_t                *body;
+    kochava_json_t        *body;
     kochava_out_t         *out;
-    kochava_scratch_t      scratch;
     kochava_braze_item_t   item;
 
-    if (kochava_braze_item(in, &item) != 0) {
+    if (kochava_braze_item(arena, in, &item) != 0) {
         return -1;
     }
 
-    body = kochava_braze_body(&item, 1);
-
-    json_decref(item.attribute);
-    json_decref(item.event);
+    body = kochava_braze_body(arena, &item, 1);
 
     if (body == NULL) {
         return -1;
@@ -490,20 +490,15 @@ kochava_pb_send(const kochava_allocator_t *a, kochava_braze_install_t *in,
 
     out = a->alloc(a->data, sizeof(kochava_out_t));
     if (out == NULL) {
-        json_decref(body);
         return -1;
     }
 
     memset(out, 0, sizeof(kochava_out_t));
-    memset(&scratch, 0, sizeof(kochava_scratch_t));
 
     out->dest = KOCHAVA_DEST_BRAZE;
     out->count = 1;
     out->type = KOCHAVA_CALL_TRACK;
-    out->body = kochava_dump(&scratch, body, a, &out->len);
-
-    kochava_scratch_free(&scratch);
-    json_decref(body);
+    out->body = kochava_json_dump(body, a, &out->len);
 
     if (out->body == NULL) {
         return -1;

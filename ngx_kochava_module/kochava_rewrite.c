@@ -4,7 +4,8 @@
  *
  * The rewrite of kochava.md: a validated message -> the body of a Kochava
  * event or install, or of an IdentityLink.  Values of the message are
- * shared with the output (reference counts), never copied deeply.
+ * shared with the output (put into both trees, in the document's arena),
+ * never copied deeply.
  */
 
 
@@ -17,12 +18,14 @@
 #define KOCHAVA_UA_STACK  512
 
 
-static json_t *kochava_event_data(json_t *props);
-static json_t *kochava_device_ver(kochava_msg_t *msg);
-static json_t *kochava_user_agent(kochava_msg_t *msg);
-static json_t *kochava_scalar_string(json_t *value);
+static kochava_json_t *kochava_event_data(kochava_arena_t *arena,
+    kochava_json_t *props);
+static kochava_json_t *kochava_device_ver(kochava_msg_t *msg);
+static kochava_json_t *kochava_user_agent(kochava_msg_t *msg);
+static kochava_json_t *kochava_scalar_string(kochava_arena_t *arena,
+    kochava_json_t *value);
 static int kochava_reserved(const char *key, size_t len);
-static int kochava_identify_scalar(json_t *value);
+static int kochava_identify_scalar(kochava_json_t *value);
 
 
 /* Kochava's own keys: a property of that name becomes segment_<name> */
@@ -48,28 +51,31 @@ static const struct {
 
 /* the ids of kochava.md, "device_ids" of an event, "device_id" of a link */
 
-json_t *
+kochava_json_t *
 kochava_device_ids(kochava_msg_t *msg)
 {
-    json_t  *ids;
+    kochava_json_t   *ids;
+    kochava_arena_t  *arena;
 
-    ids = json_object();
+    arena = msg->arena;
+
+    ids = kochava_json_object(arena);
     if (ids == NULL) {
         return NULL;
     }
 
     if (msg->platform == KOCHAVA_PLATFORM_IOS) {
         if (msg->advertising_id.data
-            && json_object_set_new_nocheck(ids, "idfa",
-                   json_stringn_nocheck(msg->advertising_id.data,
+            && kochava_json_set(arena, ids, "idfa",
+                   kochava_json_stringn(arena, msg->advertising_id.data,
                                         msg->advertising_id.len)) != 0)
         {
             goto failed;
         }
 
         if (msg->device_id.data
-            && json_object_set_new_nocheck(ids, "idfv",
-                   json_stringn_nocheck(msg->device_id.data,
+            && kochava_json_set(arena, ids, "idfv",
+                   kochava_json_stringn(arena, msg->device_id.data,
                                         msg->device_id.len)) != 0)
         {
             goto failed;
@@ -77,16 +83,16 @@ kochava_device_ids(kochava_msg_t *msg)
 
     } else if (msg->platform == KOCHAVA_PLATFORM_ANDROID) {
         if (msg->advertising_id.data
-            && json_object_set_new_nocheck(ids, "adid",
-                   json_stringn_nocheck(msg->advertising_id.data,
+            && kochava_json_set(arena, ids, "adid",
+                   kochava_json_stringn(arena, msg->advertising_id.data,
                                         msg->advertising_id.len)) != 0)
         {
             goto failed;
         }
 
         if (msg->device_id.data
-            && json_object_set_new_nocheck(ids, "android_id",
-                   json_stringn_nocheck(msg->device_id.data,
+            && kochava_json_set(arena, ids, "android_id",
+                   kochava_json_stringn(arena, msg->device_id.data,
                                         msg->device_id.len)) != 0)
         {
             goto failed;
@@ -97,8 +103,6 @@ kochava_device_ids(kochava_msg_t *msg)
 
 failed:
 
-    json_decref(ids);
-
     return NULL;
 }
 
@@ -108,126 +112,133 @@ failed:
  * a Kochava event, or of an install for "Application Installed".
  */
 
-json_t *
+kochava_json_t *
 kochava_rewrite_event(const kochava_conf_t *conf, const kochava_req_t *req,
     kochava_msg_t *msg)
 {
-    int             install;
-    char           *p, buf[KOCHAVA_NUMBER_LEN];
-    size_t          n, i;
-    json_t         *root, *data, *obj, *value, *props, *name, *event_data;
-    json_t         *app, *att;
-    const char     *s;
-    kochava_str_t   str, device;
+    int               install;
+    char             *p, buf[KOCHAVA_NUMBER_LEN];
+    size_t            n, i;
+    const char       *s;
+    kochava_str_t     str, device;
+    kochava_json_t   *root, *data, *obj, *value, *props, *name, *event_data;
+    kochava_json_t   *app, *att;
+    kochava_arena_t  *arena;
 
+    arena = msg->arena;
     obj = msg->obj;
     install = 0;
     name = NULL;
     event_data = NULL;
 
-    root = json_object();
-    data = json_object();
+    root = kochava_json_object(arena);
+    data = kochava_json_object(arena);
 
     if (root == NULL || data == NULL) {
         goto failed;
     }
 
     if (msg->type == KOCHAVA_CALL_TRACK) {
-        value = json_object_get(obj, "event");
+        value = kochava_json_get(obj, "event");
 
-        install = (json_string_length(value)
+        install = (kochava_json_string_len(value)
                    == sizeof("Application Installed") - 1
-                   && memcmp(json_string_value(value),
+                   && memcmp(kochava_json_string(value),
                              "Application Installed",
                              sizeof("Application Installed") - 1) == 0);
     }
 
     device = msg->device_id.data ? msg->device_id : msg->anonymous_id;
 
-    if (json_object_set_new_nocheck(root, "action",
-                                    json_string_nocheck(install ? "install"
-                                                                : "event"))
-        != 0
-        || json_object_set_new_nocheck(root, "kochava_app_id",
-               json_stringn(req->app_id ? req->app_id : "", req->app_id_len))
-           != 0
-        || json_object_set_new_nocheck(root, "kochava_device_id",
-               json_stringn_nocheck(device.data, device.len)) != 0
-        || json_object_set_nocheck(root, "data", data) != 0)
+    s = install ? "install" : "event";
+
+    if (kochava_json_set(arena, root, "action",
+                         kochava_json_string_ref(arena, s, strlen(s))) != 0
+        || kochava_json_set(arena, root, "kochava_app_id",
+               kochava_json_checked_stringn(arena,
+                                            req->app_id ? req->app_id : "",
+                                            req->app_id_len)) != 0
+        || kochava_json_set(arena, root, "kochava_device_id",
+               kochava_json_stringn(arena, device.data, device.len)) != 0
+        || kochava_json_set(arena, root, "data", data) != 0)
     {
         goto failed;
     }
 
     /* the common fields */
 
-    if (json_object_set_new_nocheck(data, "device_ids",
-                                    kochava_device_ids(msg)) != 0)
+    if (kochava_json_set(arena, data, "device_ids", kochava_device_ids(msg))
+        != 0)
     {
         goto failed;
     }
 
     value = kochava_msg_context(msg, "ip");
 
-    if (json_is_string(value) && json_string_length(value)) {
-        if (json_object_set_nocheck(data, "origination_ip", value) != 0) {
+    if (kochava_json_is_string(value) && kochava_json_string_len(value)) {
+        if (kochava_json_set(arena, data, "origination_ip", value) != 0) {
             goto failed;
         }
 
-    } else if (json_object_set_new_nocheck(data, "origination_ip",
-                   json_stringn(req->client_ip ? req->client_ip : "",
-                                req->client_ip_len)) != 0)
+    } else if (kochava_json_set(arena, data, "origination_ip",
+                   kochava_json_checked_stringn(arena,
+                                       req->client_ip ? req->client_ip : "",
+                                       req->client_ip_len)) != 0)
     {
         goto failed;
     }
 
-    if (json_object_set_new_nocheck(data, "device_ua",
-                                    kochava_user_agent(msg)) != 0
-        || json_object_set_new_nocheck(data, "device_ver",
-                                       kochava_device_ver(msg)) != 0)
+    if (kochava_json_set(arena, data, "device_ua", kochava_user_agent(msg))
+        != 0
+        || kochava_json_set(arena, data, "device_ver",
+                            kochava_device_ver(msg)) != 0)
     {
         goto failed;
     }
 
     app = kochava_msg_context(msg, "app");
-    value = json_is_object(app) ? json_object_get(app, "version") : NULL;
+    value = kochava_json_is_object(app) ? kochava_json_get(app, "version")
+                                        : NULL;
 
-    if (json_is_string(value)) {
-        if (json_object_set_nocheck(data, "app_version", value) != 0) {
+    if (kochava_json_is_string(value)) {
+        if (kochava_json_set(arena, data, "app_version", value) != 0) {
             goto failed;
         }
 
-    } else if (json_is_number(value)) {
+    } else if (kochava_json_is_number(value)) {
         n = kochava_number_string(value, buf, sizeof(buf));
 
-        if (n && json_object_set_new_nocheck(data, "app_version",
-                     json_stringn_nocheck(buf, n)) != 0)
+        /* buf is on the stack: kochava_json_stringn() copies it */
+
+        if (n && kochava_json_set(arena, data, "app_version",
+                     kochava_json_stringn(arena, buf, n)) != 0)
         {
             goto failed;
         }
     }
 
-    if (json_object_set_new_nocheck(data, "usertime",
-            json_integer(kochava_floor_div(msg->timestamp_ms, 1000))) != 0)
+    if (kochava_json_set(arena, data, "usertime",
+            kochava_json_new_integer(arena,
+                kochava_floor_div(msg->timestamp_ms, 1000))) != 0)
     {
         goto failed;
     }
 
     if (msg->platform == KOCHAVA_PLATFORM_IOS) {
-        att = json_object();
+        att = kochava_json_object(arena);
 
         if (att == NULL
-            || json_object_set_new_nocheck(data, "app_tracking_transparency",
-                                           att) != 0
-            || json_object_set_new_nocheck(att, "att",
-                   json_boolean(msg->ad_tracking
-                                && msg->advertising_id.data)) != 0)
+            || kochava_json_set(arena, data, "app_tracking_transparency",
+                                att) != 0
+            || kochava_json_set(arena, att, "att",
+                   kochava_json_boolean(msg->ad_tracking
+                                        && msg->advertising_id.data)) != 0)
         {
             goto failed;
         }
     }
 
     if (install) {
-        json_decref(data);
         return root;
     }
 
@@ -236,47 +247,51 @@ kochava_rewrite_event(const kochava_conf_t *conf, const kochava_req_t *req,
     switch (msg->type) {
 
     case KOCHAVA_CALL_TRACK:
-        value = json_object_get(obj, "event");
-        s = json_string_value(value);
-        n = json_string_length(value);
+        value = kochava_json_get(obj, "event");
+        s = kochava_json_string(value);
+        n = kochava_json_string_len(value);
 
         if (kochava_name_lookup(conf, s, n, &str)) {
-            name = json_stringn_nocheck(str.data, str.len);
+            name = kochava_json_stringn(arena, str.data, str.len);
 
         } else {
-            name = json_incref(value);
+            name = value;
         }
 
-        props = json_object_get(obj, "properties");
-        event_data = kochava_event_data(props);
+        props = kochava_json_get(obj, "properties");
+        event_data = kochava_event_data(arena, props);
 
         if (event_data == NULL) {
             goto failed;
         }
 
-        if (json_is_object(props)) {
-            value = json_object_get(props, "revenue");
+        if (kochava_json_is_object(props)) {
+            value = kochava_json_get(props, "revenue");
 
-            if (json_is_number(value)
-                && json_object_get(props, "sum") == NULL
-                && json_object_set_nocheck(event_data, "sum", value) != 0)
+            if (kochava_json_is_number(value)
+                && kochava_json_get(props, "sum") == NULL
+                && kochava_json_set(arena, event_data, "sum", value) != 0)
             {
                 goto failed;
             }
 
-            value = json_object_get(props, "currency");
+            value = kochava_json_get(props, "currency");
 
-            if (json_is_string(value)) {
-                value = json_stringn_nocheck(json_string_value(value),
-                                             json_string_length(value));
+            if (kochava_json_is_string(value)) {
+                value = kochava_json_stringn(arena,
+                                             kochava_json_string(value),
+                                             kochava_json_string_len(value));
                 if (value == NULL) {
                     goto failed;
                 }
 
-                /* ours: upper-cased in place (ASCII keeps UTF-8 valid) */
+                /*
+                 * ours: a copy in the arena, upper-cased in place (ASCII
+                 * keeps UTF-8 valid and the escapes as they were)
+                 */
 
-                p = (char *) json_string_value(value);
-                n = json_string_length(value);
+                p = (char *) kochava_json_string(value);
+                n = kochava_json_string_len(value);
 
                 for (i = 0; i < n; i++) {
                     if (p[i] >= 'a' && p[i] <= 'z') {
@@ -284,9 +299,7 @@ kochava_rewrite_event(const kochava_conf_t *conf, const kochava_req_t *req,
                     }
                 }
 
-                if (json_object_set_new_nocheck(data, "currency", value)
-                    != 0)
-                {
+                if (kochava_json_set(arena, data, "currency", value) != 0) {
                     goto failed;
                 }
             }
@@ -296,32 +309,33 @@ kochava_rewrite_event(const kochava_conf_t *conf, const kochava_req_t *req,
 
     case KOCHAVA_CALL_PAGE:
     case KOCHAVA_CALL_SCREEN:
-        value = json_object_get(obj, "name");
+        value = kochava_json_get(obj, "name");
         s = (msg->type == KOCHAVA_CALL_PAGE) ? "Page" : "Screen";
 
         if (kochava_msg_id_string(value, buf, &str)) {
-            name = json_sprintf("Viewed %.*s %s", (int) str.len, str.data,
-                                s);
+            name = kochava_json_sprintf(arena, "Viewed %.*s %s",
+                                        (int) str.len, str.data, s);
 
         } else {
-            name = json_sprintf("Loaded a %s", s);
+            name = kochava_json_sprintf(arena, "Loaded a %s", s);
         }
 
-        event_data = kochava_event_data(json_object_get(obj, "properties"));
+        event_data = kochava_event_data(arena,
+                                        kochava_json_get(obj, "properties"));
         if (event_data == NULL) {
             goto failed;
         }
 
-        if (value != NULL && !json_is_null(value)
-            && json_object_set_nocheck(event_data, "name", value) != 0)
+        if (value != NULL && !kochava_json_is_null(value)
+            && kochava_json_set(arena, event_data, "name", value) != 0)
         {
             goto failed;
         }
 
-        value = json_object_get(obj, "category");
+        value = kochava_json_get(obj, "category");
 
-        if (value != NULL && !json_is_null(value)
-            && json_object_set_nocheck(event_data, "category", value) != 0)
+        if (value != NULL && !kochava_json_is_null(value)
+            && kochava_json_set(arena, event_data, "category", value) != 0)
         {
             goto failed;
         }
@@ -329,17 +343,18 @@ kochava_rewrite_event(const kochava_conf_t *conf, const kochava_req_t *req,
         break;
 
     case KOCHAVA_CALL_GROUP:
-        name = json_string_nocheck("Group");
+        name = kochava_json_string_ref(arena, "Group", sizeof("Group") - 1);
 
-        event_data = kochava_event_data(json_object_get(obj, "traits"));
+        event_data = kochava_event_data(arena,
+                                        kochava_json_get(obj, "traits"));
         if (event_data == NULL) {
             goto failed;
         }
 
-        if (!kochava_msg_id_string(json_object_get(obj, "groupId"), buf,
+        if (!kochava_msg_id_string(kochava_json_get(obj, "groupId"), buf,
                                    &str)
-            || json_object_set_new_nocheck(event_data, "group_id",
-                   json_stringn_nocheck(str.data, str.len)) != 0)
+            || kochava_json_set(arena, event_data, "group_id",
+                   kochava_json_stringn(arena, str.data, str.len)) != 0)
         {
             goto failed;
         }
@@ -350,28 +365,15 @@ kochava_rewrite_event(const kochava_conf_t *conf, const kochava_req_t *req,
         goto failed;
     }
 
-    if (json_object_set_new_nocheck(data, "event_name", name) != 0) {
-        name = NULL;
+    if (kochava_json_set(arena, data, "event_name", name) != 0
+        || kochava_json_set(arena, data, "event_data", event_data) != 0)
+    {
         goto failed;
     }
-
-    name = NULL;
-
-    if (json_object_set_new_nocheck(data, "event_data", event_data) != 0) {
-        event_data = NULL;
-        goto failed;
-    }
-
-    json_decref(data);
 
     return root;
 
 failed:
-
-    json_decref(name);
-    json_decref(event_data);
-    json_decref(data);
-    json_decref(root);
 
     return NULL;
 }
@@ -379,26 +381,28 @@ failed:
 
 /* properties (or traits) with Kochava's reserved keys renamed */
 
-static json_t *
-kochava_event_data(json_t *props)
+static kochava_json_t *
+kochava_event_data(kochava_arena_t *arena, kochava_json_t *props)
 {
-    int          r;
-    void        *it;
-    json_t      *data;
-    size_t       len;
-    const char  *key;
+    int                     r;
+    size_t                  i, len;
+    const char             *key;
+    kochava_json_t         *data;
+    kochava_json_member_t  *m;
 
-    data = json_object();
+    data = kochava_json_object(arena);
 
-    if (data == NULL || !json_is_object(props)) {
+    if (data == NULL || !kochava_json_is_object(props)) {
         return data;
     }
 
-    for (it = json_object_iter(props); it;
-         it = json_object_iter_next(props, it))
-    {
-        key = json_object_iter_key(it);
-        len = json_object_iter_key_len(it);
+    /* the keys are the message's or literals: they outlive the tree */
+
+    for (i = 0; i < kochava_json_count(props); i++) {
+        m = &props->u.members[i];
+
+        key = m->key;
+        len = m->key_len;
 
         r = kochava_reserved(key, len);
 
@@ -407,10 +411,7 @@ kochava_event_data(json_t *props)
             len = kochava_reserved_keys[r].len + 8;
         }
 
-        if (json_object_setn_nocheck(data, key, len,
-                                     json_object_iter_value(it)) != 0)
-        {
-            json_decref(data);
+        if (kochava_json_setn(arena, data, key, len, m->value) != 0) {
             return NULL;
         }
     }
@@ -440,24 +441,26 @@ kochava_reserved(const char *key, size_t len)
 
 /* encodeURIComponent(context.userAgent), "" when there is none */
 
-static json_t *
+static kochava_json_t *
 kochava_user_agent(kochava_msg_t *msg)
 {
-    char    *p, buf[KOCHAVA_UA_STACK * 3];
-    size_t   len, n;
-    json_t  *value, *ua;
+    char            *p, buf[KOCHAVA_UA_STACK * 3];
+    size_t           len, n;
+    kochava_json_t  *value, *ua;
 
     value = kochava_msg_context(msg, "userAgent");
 
-    if (!json_is_string(value)) {
-        return json_string_nocheck("");
+    if (!kochava_json_is_string(value)) {
+        return kochava_json_string_ref(msg->arena, "", 0);
     }
 
-    len = json_string_length(value);
+    len = kochava_json_string_len(value);
+
+    /* buf and p are not the arena's: kochava_json_stringn() copies them */
 
     if (len <= KOCHAVA_UA_STACK) {
-        n = kochava_uri_encode(json_string_value(value), len, buf);
-        return json_stringn_nocheck(buf, n);
+        n = kochava_uri_encode(kochava_json_string(value), len, buf);
+        return kochava_json_stringn(msg->arena, buf, n);
     }
 
     p = malloc(len * 3);
@@ -465,8 +468,8 @@ kochava_user_agent(kochava_msg_t *msg)
         return NULL;
     }
 
-    n = kochava_uri_encode(json_string_value(value), len, p);
-    ua = json_stringn_nocheck(p, n);
+    n = kochava_uri_encode(kochava_json_string(value), len, p);
+    ua = kochava_json_stringn(msg->arena, p, n);
 
     free(p);
 
@@ -476,67 +479,61 @@ kochava_user_agent(kochava_msg_t *msg)
 
 /* "<model>-<os name>-<os version>", "" without a model or an os version */
 
-static json_t *
+static kochava_json_t *
 kochava_device_ver(kochava_msg_t *msg)
 {
-    json_t      *os, *model, *name, *version, *ver;
-    const char  *s;
+    const char      *s;
+    kochava_json_t  *os, *model, *name, *version;
 
     os = kochava_msg_context(msg, "os");
 
-    if (!json_is_object(msg->device) || !json_is_object(os)) {
-        return json_string_nocheck("");
+    if (!kochava_json_is_object(msg->device) || !kochava_json_is_object(os)) {
+        return kochava_json_string_ref(msg->arena, "", 0);
     }
 
-    model = kochava_scalar_string(json_object_get(msg->device, "model"));
-    version = kochava_scalar_string(json_object_get(os, "version"));
-    name = kochava_scalar_string(json_object_get(os, "name"));
+    model = kochava_scalar_string(msg->arena,
+                                  kochava_json_get(msg->device, "model"));
+    version = kochava_scalar_string(msg->arena,
+                                    kochava_json_get(os, "version"));
+    name = kochava_scalar_string(msg->arena, kochava_json_get(os, "name"));
 
     if (model == NULL || version == NULL) {
-        ver = json_string_nocheck("");
-        goto done;
+        return kochava_json_string_ref(msg->arena, "", 0);
     }
 
-    s = name ? json_string_value(name) : "";
+    s = name ? kochava_json_string(name) : "";
 
-    ver = json_sprintf("%s-%s-%s", json_string_value(model), s,
-                       json_string_value(version));
-
-done:
-
-    json_decref(model);
-    json_decref(version);
-    json_decref(name);
-
-    return ver;
+    return kochava_json_sprintf(msg->arena, "%s-%s-%s",
+                                kochava_json_string(model), s,
+                                kochava_json_string(version));
 }
 
 
-/* a non-empty string (a new reference) or a number as a new string */
+/* a non-empty string (the value itself) or a number as a new string */
 
-static json_t *
-kochava_scalar_string(json_t *value)
+static kochava_json_t *
+kochava_scalar_string(kochava_arena_t *arena, kochava_json_t *value)
 {
     size_t  n;
     char    buf[KOCHAVA_NUMBER_LEN];
 
-    if (json_is_string(value) && json_string_length(value)) {
-        return json_incref(value);
+    if (kochava_json_is_string(value) && kochava_json_string_len(value)) {
+        return value;
     }
 
     n = kochava_number_string(value, buf, sizeof(buf));
 
-    return n ? json_stringn_nocheck(buf, n) : NULL;
+    return n ? kochava_json_stringn(arena, buf, n) : NULL;
 }
 
 
 /* does an identify carry anything to send? */
 
 static int
-kochava_identify_scalar(json_t *value)
+kochava_identify_scalar(kochava_json_t *value)
 {
-    return json_is_string(value) || json_is_number(value)
-           || json_is_boolean(value);
+    return kochava_json_is_string(value) || kochava_json_is_number(value)
+           || kochava_json_is_boolean(value);
 }
 
 
@@ -545,52 +542,56 @@ kochava_identify_scalar(json_t *value)
  * (and NULL returned) for an identify with nothing to send.
  */
 
-json_t *
+kochava_json_t *
 kochava_rewrite_identity(const kochava_conf_t *conf,
     const kochava_req_t *req, kochava_msg_t *msg, int *nothing)
 {
-    char            buf[KOCHAVA_NUMBER_LEN];
-    void           *it;
-    json_t         *root, *data, *traits, *value;
-    kochava_str_t   str;
+    char                    buf[KOCHAVA_NUMBER_LEN];
+    size_t                  i;
+    kochava_str_t           str;
+    kochava_json_t         *root, *data, *traits, *value;
+    kochava_arena_t        *arena;
+    kochava_json_member_t  *m;
 
     *nothing = 0;
 
-    data = json_object();
-    root = json_object();
+    arena = msg->arena;
+
+    data = kochava_json_object(arena);
+    root = kochava_json_object(arena);
 
     if (root == NULL || data == NULL) {
         goto failed;
     }
 
     if (msg->type == KOCHAVA_CALL_ALIAS) {
-        if (!kochava_msg_id_string(json_object_get(msg->obj, "previousId"),
+        if (!kochava_msg_id_string(kochava_json_get(msg->obj, "previousId"),
                                    buf, &str)
-            || json_object_set_new_nocheck(data, "user_id",
-                   json_stringn_nocheck(msg->user_id.data, msg->user_id.len))
-               != 0
-            || json_object_set_new_nocheck(data, "previous_id",
-                   json_stringn_nocheck(str.data, str.len)) != 0)
+            || kochava_json_set(arena, data, "user_id",
+                   kochava_json_stringn(arena, msg->user_id.data,
+                                        msg->user_id.len)) != 0
+            || kochava_json_set(arena, data, "previous_id",
+                   kochava_json_stringn(arena, str.data, str.len)) != 0)
         {
             goto failed;
         }
 
     } else {
-        traits = json_object_get(msg->obj, "traits");
+        traits = kochava_json_get(msg->obj, "traits");
 
-        if (conf->identify_traits && json_is_object(traits)) {
-            for (it = json_object_iter(traits); it;
-                 it = json_object_iter_next(traits, it))
-            {
-                value = json_object_iter_value(it);
+        /* the keys are the message's: they outlive the tree */
+
+        if (conf->identify_traits && kochava_json_is_object(traits)) {
+            for (i = 0; i < kochava_json_count(traits); i++) {
+                m = &traits->u.members[i];
+                value = m->value;
 
                 if (!kochava_identify_scalar(value)) {
                     continue;
                 }
 
-                if (json_object_setn_nocheck(data, json_object_iter_key(it),
-                                             json_object_iter_key_len(it),
-                                             value) != 0)
+                if (kochava_json_setn(arena, data, m->key, m->key_len, value)
+                    != 0)
                 {
                     goto failed;
                 }
@@ -598,31 +599,26 @@ kochava_rewrite_identity(const kochava_conf_t *conf,
         }
 
         if (msg->user_id.data
-            && json_object_set_new_nocheck(data, "user_id",
-                   json_stringn_nocheck(msg->user_id.data, msg->user_id.len))
-               != 0)
+            && kochava_json_set(arena, data, "user_id",
+                   kochava_json_stringn(arena, msg->user_id.data,
+                                        msg->user_id.len)) != 0)
         {
             goto failed;
         }
 
-        if (json_object_size(data) == 0) {
+        if (kochava_json_count(data) == 0) {
             *nothing = 1;
             goto failed;
         }
     }
 
-    if (json_object_set_new_nocheck(root, "data", data) != 0) {
-        data = NULL;
-        goto failed;
-    }
-
-    data = NULL;
-
-    if (json_object_set_new_nocheck(root, "kochava_app_id",
-            json_stringn(req->app_id ? req->app_id : "", req->app_id_len))
-        != 0
-        || json_object_set_new_nocheck(root, "device_id",
-                                       kochava_device_ids(msg)) != 0)
+    if (kochava_json_set(arena, root, "data", data) != 0
+        || kochava_json_set(arena, root, "kochava_app_id",
+               kochava_json_checked_stringn(arena,
+                                            req->app_id ? req->app_id : "",
+                                            req->app_id_len)) != 0
+        || kochava_json_set(arena, root, "device_id",
+                            kochava_device_ids(msg)) != 0)
     {
         goto failed;
     }
@@ -630,9 +626,6 @@ kochava_rewrite_identity(const kochava_conf_t *conf,
     return root;
 
 failed:
-
-    json_decref(data);
-    json_decref(root);
 
     return NULL;
 }
@@ -643,23 +636,21 @@ failed:
 int
 kochava_identify_has_data(const kochava_conf_t *conf, kochava_msg_t *msg)
 {
-    void    *it;
-    json_t  *traits;
+    size_t           i;
+    kochava_json_t  *traits;
 
     if (msg->user_id.data) {
         return 1;
     }
 
-    traits = json_object_get(msg->obj, "traits");
+    traits = kochava_json_get(msg->obj, "traits");
 
-    if (!conf->identify_traits || !json_is_object(traits)) {
+    if (!conf->identify_traits || !kochava_json_is_object(traits)) {
         return 0;
     }
 
-    for (it = json_object_iter(traits); it;
-         it = json_object_iter_next(traits, it))
-    {
-        if (kochava_identify_scalar(json_object_iter_value(it))) {
+    for (i = 0; i < kochava_json_count(traits); i++) {
+        if (kochava_identify_scalar(traits->u.members[i].value)) {
             return 1;
         }
     }

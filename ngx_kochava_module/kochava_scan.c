@@ -4,8 +4,8 @@
  *
  * The pre-scan: one pass over the raw bytes of a body, aware of strings
  * and escapes, that measures what the limits need (nesting depth, compact
- * size, the elements of the top-level "batch" array) before jansson
- * allocates anything.  It does not validate: jansson does that next.
+ * size, the elements of the top-level "batch" array) before the parser
+ * allocates anything.  It does not validate: the parser does that next.
  */
 
 
@@ -280,47 +280,3 @@ kochava_scan_free(kochava_scan_t *scan)
     scan->nitems = 0;
 }
 
-
-size_t
-kochava_json_depth(json_t *value)
-{
-    void    *it;
-    size_t   i, n, d, max;
-
-    max = 0;
-
-    if (json_is_object(value)) {
-        for (it = json_object_iter(value); it;
-             it = json_object_iter_next(value, it))
-        {
-            d = kochava_json_depth(json_object_iter_value(it));
-            if (d > max) {
-                max = d;
-            }
-        }
-
-        return max + 1;
-    }
-
-    if (json_is_array(value)) {
-        n = json_array_size(value);
-
-        for (i = 0; i < n; i++) {
-            d = kochava_json_depth(json_array_get(value, i));
-            if (d > max) {
-                max = d;
-            }
-        }
-
-        return max + 1;
-    }
-
-    return 0;
-}
-
-
-size_t
-kochava_json_size(json_t *value)
-{
-    return json_dumpb(value, NULL, 0, JSON_COMPACT | JSON_ENCODE_ANY);
-}

@@ -18,8 +18,6 @@
 
 static int kochava_base64_value(unsigned char c);
 static uint64_t kochava_random(void);
-static const char *kochava_dump_alloc(json_t *value,
-    const kochava_allocator_t *a, size_t *len);
 
 
 static uint64_t  kochava_uuid_state = 0x9e3779b97f4a7c15ULL;
@@ -368,17 +366,17 @@ kochava_uri_encode(const char *s, size_t len, char *out)
  */
 
 size_t
-kochava_number_string(json_t *value, char *buf, size_t size)
+kochava_number_string(kochava_json_t *value, char *buf, size_t size)
 {
     int     n;
     double  d;
 
-    if (json_is_integer(value)) {
-        n = snprintf(buf, size, "%" JSON_INTEGER_FORMAT,
-                     json_integer_value(value));
+    if (kochava_json_is_integer(value)) {
+        n = snprintf(buf, size, "%lld",
+                     (long long) kochava_json_integer(value));
 
-    } else if (json_is_real(value)) {
-        d = json_real_value(value);
+    } else if (kochava_json_is_real(value)) {
+        d = kochava_json_real(value);
 
         n = snprintf(buf, size, "%.15g", d);
 
@@ -398,7 +396,7 @@ kochava_number_string(json_t *value, char *buf, size_t size)
 }
 
 
-/* the number of UTF-8 characters (jansson's strings are valid UTF-8) */
+/* the number of UTF-8 characters (parsed strings are valid UTF-8) */
 
 size_t
 kochava_utf8_length(const char *s, size_t len)
@@ -494,104 +492,14 @@ kochava_strndup(const kochava_allocator_t *a, const char *s, size_t len)
 }
 
 
-/*
- * Serialises value once into the scratch buffer (grown when too small)
- * and copies it, NUL-terminated, into the allocator's memory.
- */
-
-const char *
-kochava_dump(kochava_scratch_t *scratch, json_t *value,
-    const kochava_allocator_t *a, size_t *len)
-{
-    char    *p;
-    size_t   n, size;
-
-    n = json_dumpb(value, scratch->data, scratch->size, KOCHAVA_DUMP_FLAGS);
-    if (n == 0) {
-        return NULL;
-    }
-
-    if (n > scratch->size) {
-        size = scratch->size * 2;
-
-        if (size < n) {
-            size = n;
-        }
-
-        if (size < 1024) {
-            size = 1024;
-        }
-
-        p = realloc(scratch->data, size);
-        if (p == NULL) {
-            return NULL;
-        }
-
-        scratch->data = p;
-        scratch->size = size;
-
-        n = json_dumpb(value, scratch->data, scratch->size, KOCHAVA_DUMP_FLAGS);
-        if (n == 0 || n > scratch->size) {
-            return NULL;
-        }
-    }
-
-    p = kochava_strndup(a, scratch->data, n);
-    if (p == NULL) {
-        return NULL;
-    }
-
-    *len = n;
-
-    return p;
-}
-
-
-void
-kochava_scratch_free(kochava_scratch_t *scratch)
-{
-    free(scratch->data);
-    scratch->data = NULL;
-    scratch->size = 0;
-}
-
-
-/* json_dumpb() straight into the allocator's memory, NUL-terminated */
-
-static const char *
-kochava_dump_alloc(json_t *value, const kochava_allocator_t *a, size_t *len)
-{
-    char    *p;
-    size_t   n;
-
-    n = json_dumpb(value, NULL, 0, KOCHAVA_DUMP_FLAGS);
-    if (n == 0) {
-        return NULL;
-    }
-
-    p = a->alloc(a->data, n + 1);
-    if (p == NULL) {
-        return NULL;
-    }
-
-    if (json_dumpb(value, p, n, KOCHAVA_DUMP_FLAGS) != n) {
-        return NULL;
-    }
-
-    p[n] = '\0';
-    *len = n;
-
-    return p;
-}
-
-
 const char *
 kochava_result_json(const kochava_result_t *res,
     const kochava_allocator_t *a, size_t *len)
 {
-    json_t                  *root, *list, *item;
     uint32_t                 i;
-    const char              *p;
+    const char              *p, *s;
+    kochava_json_t          *root, *list, *item;
+    kochava_arena_t         *arena;
     static const char        ok[] = "{\"success\":true}";
     const kochava_reject_t  *rej;
 
@@ -600,16 +508,21 @@ kochava_result_json(const kochava_result_t *res,
         return kochava_strndup(a, ok, sizeof(ok) - 1);
     }
 
+    arena = kochava_arena_create(64 * res->rejected);
+    if (arena == NULL) {
+        return NULL;
+    }
+
     p = NULL;
 
-    root = json_object();
-    list = json_array();
+    root = kochava_json_object(arena);
+    list = kochava_json_array(arena);
 
-    if (root == NULL || list == NULL
-        || json_object_set_new(root, "success", json_true()) != 0
-        || json_object_set_new(root, "accepted",
-                               json_integer(res->accepted)) != 0
-        || json_object_set(root, "rejected", list) != 0)
+    if (kochava_json_set(arena, root, "success", kochava_json_boolean(1))
+        != 0
+        || kochava_json_set(arena, root, "accepted",
+               kochava_json_new_integer(arena, res->accepted)) != 0
+        || kochava_json_set(arena, root, "rejected", list) != 0)
     {
         goto done;
     }
@@ -617,38 +530,43 @@ kochava_result_json(const kochava_result_t *res,
     for (i = 0; i < res->rejected; i++) {
         rej = &res->rejects[i];
 
-        item = json_object();
-        if (item == NULL || json_array_append_new(list, item) != 0) {
+        item = kochava_json_object(arena);
+        if (kochava_json_append(arena, list, item) != 0) {
             goto done;
         }
 
-        if (json_object_set_new(item, "index", json_integer(rej->index))
+        if (kochava_json_set(arena, item, "index",
+                             kochava_json_new_integer(arena, rej->index))
             != 0)
         {
             goto done;
         }
 
         if (rej->message_id
-            && json_object_set_new(item, "messageId",
-                                   json_string(rej->message_id)) != 0)
+            && kochava_json_set(arena, item, "messageId",
+                   kochava_json_checked_stringn(arena, rej->message_id,
+                                                strlen(rej->message_id)))
+               != 0)
         {
             goto done;
         }
 
-        if (json_object_set_new(item, "error",
-                                json_string(rej->error ? rej->error : ""))
+        s = rej->error ? rej->error : "";
+
+        if (kochava_json_set(arena, item, "error",
+                             kochava_json_checked_stringn(arena, s,
+                                                          strlen(s)))
             != 0)
         {
             goto done;
         }
     }
 
-    p = kochava_dump_alloc(root, a, len);
+    p = kochava_json_dump(root, a, len);
 
 done:
 
-    json_decref(list);
-    json_decref(root);
+    kochava_arena_destroy(arena);
 
     return p;
 }
@@ -658,29 +576,39 @@ const char *
 kochava_error_json(const char *message, const kochava_allocator_t *a,
     size_t *len)
 {
-    json_t      *root, *text;
-    const char  *p;
+    const char       *p;
+    kochava_json_t   *root, *text;
+    kochava_arena_t  *arena;
 
-    root = json_object();
-    if (root == NULL) {
+    arena = kochava_arena_create(1024);
+    if (arena == NULL) {
         return NULL;
     }
 
-    text = json_string(message ? message : "");
+    if (message == NULL) {
+        message = "";
+    }
+
+    /* as a C string, like jansson's json_string(): up to a NUL byte */
+
+    text = kochava_json_checked_stringn(arena, message, strlen(message));
     if (text == NULL) {
         /* not UTF-8: never echo it */
-        text = json_string("Invalid request");
+        text = kochava_json_string_ref(arena, "Invalid request",
+                                       sizeof("Invalid request") - 1);
     }
 
     p = NULL;
+    root = kochava_json_object(arena);
 
-    if (json_object_set_new(root, "success", json_false()) == 0
-        && json_object_set_new(root, "message", text) == 0)
+    if (kochava_json_set(arena, root, "success", kochava_json_boolean(0))
+        == 0
+        && kochava_json_set(arena, root, "message", text) == 0)
     {
-        p = kochava_dump_alloc(root, a, len);
+        p = kochava_json_dump(root, a, len);
     }
 
-    json_decref(root);
+    kochava_arena_destroy(arena);
 
     return p;
 }
@@ -690,8 +618,9 @@ kochava_outcome_e
 kochava_judge(kochava_dest_e dest, unsigned status, const char *body,
     size_t len)
 {
-    json_t             *root, *success;
     const char         *s;
+    kochava_json_t     *root, *success;
+    kochava_arena_t    *arena;
     kochava_outcome_e   outcome;
 
     if (status == 0) {
@@ -718,34 +647,43 @@ kochava_judge(kochava_dest_e dest, unsigned status, const char *body,
         return KOCHAVA_OUTCOME_RETRYABLE;
     }
 
-    root = json_loadb(body, len, JSON_DECODE_ANY, NULL);
+    arena = kochava_arena_create(len * 2);
+    if (arena == NULL) {
+        return KOCHAVA_OUTCOME_RETRYABLE;
+    }
 
-    if (!json_is_object(root)) {
+    root = NULL;
+
+    (void) kochava_json_parse(arena, body, len,
+                              KOCHAVA_JSON_ANY | KOCHAVA_JSON_DUPLICATES,
+                              KOCHAVA_PARSER_MAX_DEPTH, &root);
+
+    if (!kochava_json_is_object(root)) {
         /* not Kochava's answer: something between us and it answered */
-        json_decref(root);
+        kochava_arena_destroy(arena);
         return KOCHAVA_OUTCOME_RETRYABLE;
     }
 
     outcome = KOCHAVA_OUTCOME_PERMANENT;
-    success = json_object_get(root, "success");
+    success = kochava_json_get(root, "success");
 
-    if (json_is_true(success)) {
+    if (kochava_json_is_true(success)) {
         outcome = KOCHAVA_OUTCOME_OK;
 
-    } else if (json_is_integer(success)) {
-        if (json_integer_value(success) == 1) {
+    } else if (kochava_json_is_integer(success)) {
+        if (kochava_json_integer(success) == 1) {
             outcome = KOCHAVA_OUTCOME_OK;
         }
 
-    } else if (json_is_string(success)) {
-        s = json_string_value(success);
+    } else if (kochava_json_is_string(success)) {
+        s = kochava_json_string(success);
 
-        if (json_string_length(success) == 1 && s[0] == '1') {
+        if (kochava_json_string_len(success) == 1 && s[0] == '1') {
             outcome = KOCHAVA_OUTCOME_OK;
         }
     }
 
-    json_decref(root);
+    kochava_arena_destroy(arena);
 
     return outcome;
 }
@@ -754,23 +692,31 @@ kochava_judge(kochava_dest_e dest, unsigned status, const char *body,
 size_t
 kochava_braze_errors(const char *body, size_t len)
 {
-    size_t        n;
-    json_t       *answer, *errors;
-    json_error_t  error;
+    size_t            n;
+    kochava_json_t   *answer, *errors;
+    kochava_arena_t  *arena;
 
     if (body == NULL || len == 0) {
         return 0;
     }
 
-    answer = json_loadb(body, len, 0, &error);
-    if (answer == NULL) {
+    arena = kochava_arena_create(len * 2);
+    if (arena == NULL) {
         return 0;
     }
 
-    errors = json_object_get(answer, "errors");
-    n = json_is_array(errors) ? json_array_size(errors) : 0;
+    n = 0;
 
-    json_decref(answer);
+    if (kochava_json_parse(arena, body, len, KOCHAVA_JSON_DUPLICATES,
+                           KOCHAVA_PARSER_MAX_DEPTH, &answer)
+        == 0)
+    {
+        errors = kochava_json_get(answer, "errors");
+        n = kochava_json_count(errors);
+        n = kochava_json_is_array(errors) ? n : 0;
+    }
+
+    kochava_arena_destroy(arena);
 
     return n;
 }

@@ -12,21 +12,6 @@
 #include "kochava_internal.h"
 
 
-static long  jansson_fail_after = -1;
-static long  jansson_count;
-
-
-static void *
-test_json_malloc(size_t size)
-{
-    if (jansson_fail_after >= 0 && jansson_count++ >= jansson_fail_after) {
-        return NULL;
-    }
-
-    return malloc(size);
-}
-
-
 static const char  *body =
     "{\"context\":{" TEST_IOS_DEVICE ",\"os\":{\"name\":\"iOS\","
     "\"version\":\"17\"},\"userAgent\":\"UA x\"},\"batch\":["
@@ -141,16 +126,13 @@ main(void)
        failures);
     is_int(expected, 8, "then everything went out: 7 Kochava, 1 Braze");
 
-    /* jansson's allocations failing at every call in turn */
-
-    json_set_alloc_funcs(test_json_malloc, free);
+    /* the document arena's allocations failing at every call in turn */
 
     crashes = 0;
     failures = 0;
 
     for (n = 0; n < 5000; n++) {
-        jansson_fail_after = n;
-        jansson_count = 0;
+        kochava_arena_fail_after = (size_t) n + 1;
 
         rc = test_once(&parsed);
 
@@ -167,9 +149,9 @@ main(void)
         failures++;
     }
 
-    jansson_fail_after = -1;
+    kochava_arena_fail_after = 0;
 
-    ok(failures > 100, "jansson failed at %d points, each handled",
+    ok(failures > 100, "the JSON arena failed at %d points, each handled",
        failures);
     is_int(crashes, 0, "never a wrong answer");
     is_int(test_once(&parsed), 8, "and with memory, the same answer");

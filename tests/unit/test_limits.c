@@ -75,24 +75,12 @@ test_parse_error(kochava_call_e call, const char *body, size_t len,
 }
 
 
-static size_t  test_json_allocs;
-
-
-/* counts what jansson allocates: none means it never started parsing */
-
-static void *
-test_counting_malloc(size_t size)
-{
-    test_json_allocs++;
-    return malloc(size);
-}
-
-
 int
 main(void)
 {
     int              rc;
     char            *body, *p, err[256];
+    size_t           before;
     size_t           i, n, len;
     test_run_t       run;
     kochava_req_t    req;
@@ -277,13 +265,12 @@ main(void)
 
     strcpy(p, "]}");
 
-    json_set_alloc_funcs(test_counting_malloc, free);
-    test_json_allocs = 0;
+    before = kochava_arena_malloced;
     rc = kochava_doc_parse(&conf, KOCHAVA_CALL_BATCH, body, strlen(body),
                            &doc, err, sizeof(err));
-    json_set_alloc_funcs(malloc, free);
     is_int(rc, 400, "100,000 messages are refused");
-    is_int((int) test_json_allocs, 0, "before jansson allocated anything");
+    is_int((int) (kochava_arena_malloced - before), 0,
+           "before the parser allocated anything");
     free(body);
 
     /* nesting */

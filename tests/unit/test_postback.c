@@ -7,6 +7,7 @@
 
 
 #include "test_helpers.h"
+#include "kochava_json.h"
 
 
 #define PB_TIME_MS   1710962816000LL
@@ -20,21 +21,6 @@ typedef struct {
     test_arena_t              arena;
     kochava_result_t          res;
 } pb_run_t;
-
-
-static long  pb_json_fail_after = -1;
-static long  pb_json_count;
-
-
-static void *
-pb_json_malloc(size_t size)
-{
-    if (pb_json_fail_after >= 0 && pb_json_count++ >= pb_json_fail_after) {
-        return NULL;
-    }
-
-    return malloc(size);
-}
 
 
 static void
@@ -730,7 +716,7 @@ main(void)
 
     /*
      * Allocation failures at every point in turn, in the caller's
-     * allocator and in jansson's: -1, or the right answer; no crash, no
+     * allocator and in the JSON arena: -1, or the right answer; no crash, no
      * leak (valgrind).
      */
 
@@ -759,8 +745,6 @@ main(void)
             test_arena_free(&run.arena);
         }
 
-        json_set_alloc_funcs(pb_json_malloc, free);
-
         for (n = 0; n < 2; n++) {
             for (i = 0; i < 3; i++) {
                 json = (i == 1);
@@ -776,8 +760,7 @@ main(void)
                         run.arena.fail_after = k;
 
                     } else {
-                        pb_json_count = 0;
-                        pb_json_fail_after = k;
+                        kochava_arena_fail_after = (size_t) k + 1;
                     }
 
                     run.rc = kochava_postback(&conf, KOCHAVA_POSTBACK_KOCHAVA,
@@ -785,7 +768,7 @@ main(void)
                                               strlen(cases[i]), PB_TIME_MS,
                                               &a, &run.res, run.err,
                                               sizeof(run.err));
-                    pb_json_fail_after = -1;
+                    kochava_arena_fail_after = 0;
 
                     e = run.rc != 0 ? NULL
                         : run.res.nouts ? (char *) run.res.outs[0].body
@@ -808,11 +791,10 @@ main(void)
 
                 ok(fails > 0 && rights == 1 && k < 200,
                    "%s allocation failures, case %d: -1 %d times, then "
-                   "the same answer", n ? "jansson" : "arena", i, fails);
+                   "the same answer", n ? "JSON arena" : "caller's", i,
+                   fails);
             }
         }
-
-        json_set_alloc_funcs(malloc, free);
     }
 
     return done_testing();

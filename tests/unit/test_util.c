@@ -53,11 +53,16 @@ test_uri(const char *s, const char *expected)
 static void
 test_number(const char *json, const char *expected)
 {
-    char     buf[KOCHAVA_NUMBER_LEN];
-    json_t  *v;
-    size_t   n;
+    char              buf[KOCHAVA_NUMBER_LEN];
+    size_t            n;
+    kochava_json_t   *v;
+    kochava_arena_t  *arena;
 
-    v = json_loads(json, JSON_DECODE_ANY, NULL);
+    arena = kochava_arena_create(1024);
+    v = NULL;
+
+    (void) kochava_json_parse(arena, json, strlen(json), KOCHAVA_JSON_ANY,
+                              64, &v);
     n = kochava_number_string(v, buf, sizeof(buf));
     buf[n] = '\0';
 
@@ -68,7 +73,7 @@ test_number(const char *json, const char *expected)
         is_str(buf, expected, json);
     }
 
-    json_decref(v);
+    kochava_arena_destroy(arena);
 }
 
 
