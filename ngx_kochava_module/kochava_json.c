@@ -37,7 +37,12 @@ struct kochava_arena_s {
     kochava_arena_chunk_t    *current;
     size_t                    used;          /* of current->data */
     size_t                    chunk_size;    /* of the next new chunk */
+    void                     *buf;           /* the caller's: not freed */
 };
+
+
+/* the room for members and items before the parser takes malloc()'s */
+#define KOCHAVA_JSON_STACK  64
 
 
 typedef struct {
@@ -67,6 +72,8 @@ static kochava_json_t *kochava_json_parse_array(kochava_json_parser_t *ps,
 static int kochava_json_parse_string(kochava_json_parser_t *ps,
     const char **s, uint32_t *len, uint8_t *escape);
 static kochava_json_t *kochava_json_parse_number(kochava_json_parser_t *ps);
+static int kochava_json_grow(kochava_json_parser_t *ps, void **stack,
+    size_t *cap, size_t size);
 static int kochava_json_hex4(const char *p, uint32_t *value);
 static size_t kochava_json_utf8(const unsigned char *p, size_t left);
 static int kochava_json_close_object(kochava_json_parser_t *ps,
@@ -128,6 +135,34 @@ kochava_arena_create(size_t size)
     arena->current = NULL;
     arena->used = 0;
     arena->chunk_size = size < 1024 ? 1024 : size;
+    arena->buf = NULL;
+
+    return arena;
+}
+
+
+kochava_arena_t *
+kochava_arena_create_in(void *buf, size_t size, size_t next_size)
+{
+    kochava_arena_t        *arena;
+    kochava_arena_chunk_t  *chunk;
+
+    if (size < KOCHAVA_ARENA_MIN) {
+        return kochava_arena_create(next_size);
+    }
+
+    arena = buf;
+    chunk = (kochava_arena_chunk_t *) (arena + 1);
+
+    chunk->next = NULL;
+    chunk->size = size - sizeof(kochava_arena_t)
+                  - sizeof(kochava_arena_chunk_t);
+
+    arena->first = chunk;
+    arena->current = chunk;
+    arena->used = 0;
+    arena->chunk_size = next_size < 1024 ? 1024 : next_size;
+    arena->buf = buf;
 
     return arena;
 }
@@ -136,18 +171,27 @@ kochava_arena_create(size_t size)
 void
 kochava_arena_destroy(kochava_arena_t *arena)
 {
-    kochava_arena_chunk_t  *chunk, *next;
+    kochava_arena_chunk_t  *chunk, *next, *mine;
 
     if (arena == NULL) {
         return;
     }
 
+    /* the caller's buffer holds the arena and then its first chunk */
+
+    mine = arena->buf ? (kochava_arena_chunk_t *) (arena + 1) : NULL;
+
     for (chunk = arena->first; chunk; chunk = next) {
         next = chunk->next;
-        free(chunk);
+
+        if (chunk != mine) {
+            free(chunk);
+        }
     }
 
-    free(arena);
+    if (mine == NULL) {
+        free(arena);
+    }
 }
 
 
@@ -249,9 +293,11 @@ int
 kochava_json_parse(kochava_arena_t *arena, const char *text, size_t len,
     unsigned flags, size_t max_depth, kochava_json_t **value)
 {
-    char                   *copy;
-    kochava_json_t         *v;
-    kochava_json_parser_t   ps;
+    char                    *copy;
+    kochava_json_t          *v;
+    kochava_json_t          *items[KOCHAVA_JSON_STACK];
+    kochava_json_member_t    members[KOCHAVA_JSON_STACK];
+    kochava_json_parser_t    ps;
 
     *value = NULL;
 
@@ -274,6 +320,13 @@ kochava_json_parse(kochava_arena_t *arena, const char *text, size_t len,
     ps.max_depth = max_depth;
     ps.rc = KOCHAVA_JSON_INVALID;
 
+    /* on the stack until a text holds more */
+
+    ps.members = members;
+    ps.members_cap = KOCHAVA_JSON_STACK;
+    ps.items = items;
+    ps.items_cap = KOCHAVA_JSON_STACK;
+
     kochava_json_skip_space(ps.p, ps.end);
 
     v = NULL;
@@ -292,8 +345,13 @@ kochava_json_parse(kochava_arena_t *arena, const char *text, size_t len,
         }
     }
 
-    free(ps.members);
-    free(ps.items);
+    if (ps.members != members) {
+        free(ps.members);
+    }
+
+    if (ps.items != items) {
+        free(ps.items);
+    }
 
     if (v == NULL) {
         return ps.rc;
@@ -392,7 +450,7 @@ static kochava_json_t *
 kochava_json_parse_object(kochava_json_parser_t *ps, size_t depth)
 {
     char                   *p, *end;
-    size_t                  first, cap;
+    size_t                  first;
     uint8_t                 escape;
     uint32_t                len;
     const char             *key;
@@ -437,16 +495,13 @@ kochava_json_parse_object(kochava_json_parser_t *ps, size_t depth)
             return NULL;
         }
 
-        if (ps->nmembers == ps->members_cap) {
-            cap = ps->members_cap ? ps->members_cap * 2 : 64;
-            m = realloc(ps->members, cap * sizeof(kochava_json_member_t));
-            if (m == NULL) {
-                ps->rc = -1;
-                return NULL;
-            }
-
-            ps->members = m;
-            ps->members_cap = cap;
+        if (ps->nmembers == ps->members_cap
+            && kochava_json_grow(ps, (void **) &ps->members,
+                                 &ps->members_cap,
+                                 sizeof(kochava_json_member_t))
+               != 0)
+        {
+            return NULL;
         }
 
         m = &ps->members[ps->nmembers++];
@@ -454,6 +509,7 @@ kochava_json_parse_object(kochava_json_parser_t *ps, size_t depth)
         m->key_len = len;
         m->hash = 0;
         m->value = value;
+        m->key_escape = escape;
 
         p = ps->p;
         kochava_json_skip_space(p, end);
@@ -558,7 +614,7 @@ static kochava_json_t *
 kochava_json_parse_array(kochava_json_parser_t *ps, size_t depth)
 {
     char             *p, *end;
-    size_t            first, n, cap;
+    size_t            first, n;
     kochava_json_t   *arr, *value, **items;
 
     first = ps->nitems;
@@ -579,16 +635,12 @@ kochava_json_parse_array(kochava_json_parser_t *ps, size_t depth)
             return NULL;
         }
 
-        if (ps->nitems == ps->items_cap) {
-            cap = ps->items_cap ? ps->items_cap * 2 : 64;
-            items = realloc(ps->items, cap * sizeof(kochava_json_t *));
-            if (items == NULL) {
-                ps->rc = -1;
-                return NULL;
-            }
-
-            ps->items = items;
-            ps->items_cap = cap;
+        if (ps->nitems == ps->items_cap
+            && kochava_json_grow(ps, (void **) &ps->items, &ps->items_cap,
+                                 sizeof(kochava_json_t *))
+               != 0)
+        {
+            return NULL;
         }
 
         ps->items[ps->nitems++] = value;
@@ -789,6 +841,33 @@ kochava_json_parse_string(kochava_json_parser_t *ps, const char **s,
     *len = (uint32_t) (w - start);
 
     ps->p = (char *) p + 1;
+
+    return 0;
+}
+
+
+/* doubles a stack: the first one is the caller's (on its stack) */
+
+static int
+kochava_json_grow(kochava_json_parser_t *ps, void **stack, size_t *cap,
+    size_t size)
+{
+    void  *p;
+
+    p = malloc(*cap * 2 * size);
+    if (p == NULL) {
+        ps->rc = -1;
+        return -1;
+    }
+
+    memcpy(p, *stack, *cap * size);
+
+    if (*cap > KOCHAVA_JSON_STACK) {
+        free(*stack);
+    }
+
+    *stack = p;
+    *cap *= 2;
 
     return 0;
 }
@@ -1401,6 +1480,7 @@ kochava_json_setn(kochava_arena_t *arena, kochava_json_t *obj,
     m->key_len = (uint32_t) len;
     m->hash = hash;
     m->value = value;
+    m->key_escape = 0;
 
     if (obj->index) {
         kochava_json_index_add(obj, obj->n);
@@ -1448,10 +1528,11 @@ kochava_json_append(kochava_arena_t *arena, kochava_json_t *arr,
 size_t
 kochava_json_dump_size(kochava_json_t *v)
 {
-    char      buf[KOCHAVA_JSON_REAL_LEN];
-    size_t    size, i;
-    int64_t   n;
-    uint64_t  u;
+    char                    buf[KOCHAVA_JSON_REAL_LEN];
+    size_t                  size, i, k;
+    int64_t                 n;
+    uint64_t                u;
+    kochava_json_member_t  *m;
 
     switch (v->type) {
 
@@ -1502,9 +1583,18 @@ kochava_json_dump_size(kochava_json_t *v)
         size = 2 + (v->n ? v->n * 2 - 1 : 0);
 
         for (i = 0; i < v->n; i++) {
-            size += kochava_json_escaped_size(v->u.members[i].key,
-                                              v->u.members[i].key_len);
-            size += kochava_json_dump_size(v->u.members[i].value);
+            m = &v->u.members[i];
+
+            if (m->key_escape == 1) {
+                size += m->key_len + 2;
+
+            } else {
+                k = kochava_json_escaped_size(m->key, m->key_len);
+                m->key_escape = (k == (size_t) m->key_len + 2) ? 1 : 2;
+                size += k;
+            }
+
+            size += kochava_json_dump_size(m->value);
         }
 
         return size;
@@ -1654,7 +1744,9 @@ kochava_json_write(kochava_json_t *v, char *p)
             }
 
             p = kochava_json_write_string(v->u.members[i].key,
-                                          v->u.members[i].key_len, 0, p);
+                                          v->u.members[i].key_len,
+                                          v->u.members[i].key_escape == 1,
+                                          p);
             *p++ = ':';
             p = kochava_json_write(v->u.members[i].value, p);
         }

@@ -37,6 +37,16 @@ typedef struct {
 } kochava_arena_mark_t;
 
 kochava_arena_t *kochava_arena_create(size_t size);
+
+/*
+ * An arena whose first chunk is buf (on the stack, say): nothing is
+ * taken from malloc() until size bytes are used.  buf must be 8-byte
+ * aligned and outlive the arena; destroy it all the same.
+ */
+#define KOCHAVA_ARENA_MIN  128
+
+kochava_arena_t *kochava_arena_create_in(void *buf, size_t size,
+    size_t next_size);
 void kochava_arena_destroy(kochava_arena_t *arena);
 
 /* 8-byte aligned; NULL when malloc() fails */
@@ -78,6 +88,7 @@ typedef struct {
     uint32_t                  key_len;
     uint32_t                  hash;
     kochava_json_t           *value;
+    uint8_t                   key_escape;    /* as a string's escape */
 } kochava_json_member_t;
 
 struct kochava_json_s {

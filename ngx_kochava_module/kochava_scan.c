@@ -34,8 +34,9 @@ int
 kochava_scan(const char *p, size_t len, int batch, size_t max_items,
     size_t max_depth, kochava_scan_t *scan)
 {
-    size_t                 i, j, size, depth;
+    size_t                 i, j, k, q, size, depth;
     unsigned               top_object, expect_key, in_batch, pending;
+    const char            *qp;
     unsigned char          c;
     kochava_scan_state_t   st;
 
@@ -74,20 +75,29 @@ kochava_scan(const char *p, size_t len, int batch, size_t max_items,
                 }
             }
 
-            for (j = i + 1; j < len; j++) {
-                if (p[j] == '"') {
+            /*
+             * The closing quote: the next '"' after an even run of
+             * backslashes (an odd run escapes it); len when there is none.
+             */
+
+            for (j = i + 1; ; j = q + 1) {
+                qp = memchr(p + j, '"', len - j);
+
+                if (qp == NULL) {
+                    j = len;
                     break;
                 }
 
-                if (p[j] == '\\') {
-                    j++;
+                q = (size_t) (qp - p);
+
+                for (k = q; k > i + 1 && p[k - 1] == '\\'; k--) {
+                    /* void */
                 }
-            }
 
-            /* an escape as the last byte steps past the end */
-
-            if (j > len) {
-                j = len;
+                if ((q - k) % 2 == 0) {
+                    j = q;
+                    break;
+                }
             }
 
             if (batch && depth == 1 && top_object && expect_key) {

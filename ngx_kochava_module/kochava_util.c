@@ -618,6 +618,7 @@ kochava_outcome_e
 kochava_judge(kochava_dest_e dest, unsigned status, const char *body,
     size_t len)
 {
+    uint64_t            buf[256];
     const char         *s;
     kochava_json_t     *root, *success;
     kochava_arena_t    *arena;
@@ -647,7 +648,9 @@ kochava_judge(kochava_dest_e dest, unsigned status, const char *body,
         return KOCHAVA_OUTCOME_RETRYABLE;
     }
 
-    arena = kochava_arena_create(len * 2);
+    /* an answer is {"success":"1"}: on the stack, once per message */
+
+    arena = kochava_arena_create_in(buf, sizeof(buf), len * 2);
     if (arena == NULL) {
         return KOCHAVA_OUTCOME_RETRYABLE;
     }
@@ -693,6 +696,7 @@ size_t
 kochava_braze_errors(const char *body, size_t len)
 {
     size_t            n;
+    uint64_t          buf[256];
     kochava_json_t   *answer, *errors;
     kochava_arena_t  *arena;
 
@@ -700,7 +704,7 @@ kochava_braze_errors(const char *body, size_t len)
         return 0;
     }
 
-    arena = kochava_arena_create(len * 2);
+    arena = kochava_arena_create_in(buf, sizeof(buf), len * 2);
     if (arena == NULL) {
         return 0;
     }

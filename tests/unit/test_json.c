@@ -242,5 +242,26 @@ main(void)
 
     kochava_arena_destroy(arena);
 
+    /* an arena on the stack: malloc() only past its end */
+
+    {
+        uint64_t  buf[64];
+        size_t    before;
+
+        before = kochava_arena_malloced;
+        arena = kochava_arena_create_in(buf, sizeof(buf), 1024);
+        p = kochava_arena_alloc(arena, 64);
+
+        ok(p > (char *) buf && p + 64 <= (char *) buf + sizeof(buf)
+           && kochava_arena_malloced == before,
+           "the first bytes come from the caller's buffer");
+
+        p = kochava_arena_alloc(arena, 2000);
+        ok(p != NULL && (p < (char *) buf || p >= (char *) buf + sizeof(buf))
+           && kochava_arena_malloced > before, "then from malloc()");
+
+        kochava_arena_destroy(arena);
+    }
+
     return done_testing();
 }
