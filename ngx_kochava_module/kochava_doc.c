@@ -125,10 +125,17 @@ kochava_doc_parse(const kochava_conf_t *conf, kochava_call_e call,
         max_depth = KOCHAVA_PARSER_MAX_DEPTH;
     }
 
-    /* the limits, on the raw bytes */
+    /*
+     * The limits, on the raw bytes.  A single message no longer than the
+     * limit cannot be over it once compact: its nesting is left to the
+     * parser (KOCHAVA_JSON_TOO_DEEP), and the bytes are read once.
+     */
 
-    if (kochava_scan(body, len, batch, conf->max_batch, max_depth, &scan)
-        != 0)
+    memset(&scan, 0, sizeof(kochava_scan_t));
+
+    if ((batch || len > conf->max_message_size)
+        && kochava_scan(body, len, batch, conf->max_batch, max_depth, &scan)
+           != 0)
     {
         kochava_scan_free(&scan);
         free(doc);
@@ -175,13 +182,20 @@ kochava_doc_parse(const kochava_conf_t *conf, kochava_call_e call,
         goto failed;
     }
 
-    rc = kochava_json_parse(doc->arena, body, len, 0,
-                            KOCHAVA_PARSER_MAX_DEPTH, &root);
+    rc = kochava_json_parse(doc->arena, body, len, 0, max_depth, &root);
 
     if (rc != 0) {
         if (rc == KOCHAVA_JSON_INVALID) {
             rc = 400;
             kochava_doc_invalid(body, len, err, errlen);
+
+        } else if (rc == KOCHAVA_JSON_TOO_DEEP) {
+            rc = 400;
+            snprintf(err, errlen, batch ? "Request body nested too deeply "
+                                          "(limit %zu)"
+                                        : "Message nested too deeply "
+                                          "(limit %zu)",
+                     max_depth);
 
         } else {
             rc = 500;

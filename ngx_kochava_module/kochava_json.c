@@ -381,6 +381,7 @@ kochava_json_parse_value(kochava_json_parser_t *ps, size_t depth)
 
     case '{':
         if (depth + 1 > ps->max_depth) {
+            ps->rc = KOCHAVA_JSON_TOO_DEEP;
             return NULL;
         }
 
@@ -389,6 +390,7 @@ kochava_json_parse_value(kochava_json_parser_t *ps, size_t depth)
 
     case '[':
         if (depth + 1 > ps->max_depth) {
+            ps->rc = KOCHAVA_JSON_TOO_DEEP;
             return NULL;
         }
 
@@ -1147,7 +1149,11 @@ kochava_json_find(const kochava_json_t *obj, const char *key, size_t len,
         for (i = 0; i < obj->n; i++) {
             m = &obj->u.members[i];
 
-            if (m->key_len == len && memcmp(m->key, key, len) == 0) {
+            if (m->key_len == len
+                && (len == 0
+                    || (m->key[0] == key[0]
+                        && memcmp(m->key, key, len) == 0)))
+            {
                 return (int) i;
             }
         }
@@ -1615,7 +1621,7 @@ kochava_json_escaped_size(const char *s, size_t len)
     for (i = 0; i < len; i++) {
         c = (unsigned char) s[i];
 
-        if (c >= 0x20 && c != '"' && c != '\\') {
+        if (c >= 0x80 || kochava_json_plain[c]) {
             continue;
         }
 

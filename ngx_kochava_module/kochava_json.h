@@ -116,12 +116,15 @@ struct kochava_json_s {
  * duplicate keys (the last value wins, at the first key's place) instead
  * of rejecting the text.  max_depth bounds the nesting (jansson: 2048).
  * The text is copied into the arena first; strings are decoded in that
- * copy.  Returns 0 and *value, KOCHAVA_JSON_INVALID, or -1 when the arena
- * fails.  An invalid text says nothing about why: ask jansson (cold path).
+ * copy.  Returns 0 and *value, KOCHAVA_JSON_TOO_DEEP once the nesting
+ * passes max_depth, KOCHAVA_JSON_INVALID for any other fault, or -1 when
+ * the arena fails.  An invalid text says nothing about why: ask jansson
+ * (cold path).
  */
 #define KOCHAVA_JSON_ANY         1
 #define KOCHAVA_JSON_DUPLICATES  2
 #define KOCHAVA_JSON_INVALID     1
+#define KOCHAVA_JSON_TOO_DEEP    2
 
 int kochava_json_parse(kochava_arena_t *arena, const char *text, size_t len,
     unsigned flags, size_t max_depth, kochava_json_t **value);
