@@ -111,6 +111,32 @@ static const unsigned char  kochava_json_plain[256] = {
 };
 
 
+/*
+ * Eight bytes at a time: nonzero when one of them may be '"', '\\', a
+ * control character or not ASCII (a byte after such a one may be taken
+ * for one as well: the caller then looks at the bytes one by one).
+ */
+
+#define KOCHAVA_JSON_ONES   0x0101010101010101ULL
+#define KOCHAVA_JSON_HIGHS  0x8080808080808080ULL
+
+static inline uint64_t
+kochava_json_special8(const unsigned char *p)
+{
+    uint64_t  v, quote, backslash, control;
+
+    memcpy(&v, p, 8);
+
+    quote = v ^ (KOCHAVA_JSON_ONES * '"');
+    quote = (quote - KOCHAVA_JSON_ONES) & ~quote;
+    backslash = v ^ (KOCHAVA_JSON_ONES * '\\');
+    backslash = (backslash - KOCHAVA_JSON_ONES) & ~backslash;
+    control = (v - KOCHAVA_JSON_ONES * 0x20) & ~v;
+
+    return (quote | backslash | control | v) & KOCHAVA_JSON_HIGHS;
+}
+
+
 static kochava_json_t  kochava_json_true_value = { KOCHAVA_JSON_TRUE, 0, 0,
                                                    0, NULL, { 0 } };
 static kochava_json_t  kochava_json_false_value = { KOCHAVA_JSON_FALSE, 0, 0,
@@ -556,6 +582,7 @@ kochava_json_close_object(kochava_json_parser_t *ps, kochava_json_t *obj,
 {
     int                     i;
     size_t                  n, k, j;
+    uint64_t                seen, bit;
     kochava_json_member_t  *m, *from;
 
     n = ps->nmembers - first;
@@ -582,13 +609,28 @@ kochava_json_close_object(kochava_json_parser_t *ps, kochava_json_t *obj,
         return -1;
     }
 
+    /*
+     * Small objects: a key is looked for among the earlier ones only when
+     * one of them has the same length and first byte (a bit of seen).
+     */
+
+    seen = 0;
+
     for (k = 0; k < n; k++) {
         if (obj->index) {
             from[k].hash = kochava_json_hash(from[k].key, from[k].key_len);
-        }
+            i = kochava_json_find(obj, from[k].key, from[k].key_len,
+                                  from[k].hash);
 
-        i = kochava_json_find(obj, from[k].key, from[k].key_len,
-                              from[k].hash);
+        } else {
+            bit = (uint64_t) 1 << ((from[k].key_len * 31
+                                    + (unsigned char) from[k].key[0]) & 63);
+
+            i = (seen & bit) ? kochava_json_find(obj, from[k].key,
+                                                 from[k].key_len, 0)
+                             : -1;
+            seen |= bit;
+        }
 
         if (i >= 0) {
             if (!(ps->flags & KOCHAVA_JSON_DUPLICATES)) {
@@ -722,6 +764,10 @@ kochava_json_parse_string(kochava_json_parser_t *ps, const char **s,
         /* the plain run */
 
         if (w == NULL) {
+            while (end - p >= 8 && kochava_json_special8(p) == 0) {
+                p += 8;
+            }
+
             while (p < end && kochava_json_plain[*p]) {
                 p++;
             }
@@ -807,7 +853,8 @@ kochava_json_parse_string(kochava_json_parser_t *ps, const char **s,
             return -1;
         }
 
-        if (cp < 0x20) {
+        if (cp < 0x20 || cp == '"' || cp == '\\') {
+            /* "\u0022", "\u005C": written back escaped */
             *escape = 2;
         }
 
@@ -1098,13 +1145,6 @@ kochava_json_count(const kochava_json_t *v)
     }
 
     return v->n;
-}
-
-
-kochava_json_t *
-kochava_json_get(const kochava_json_t *obj, const char *key)
-{
-    return kochava_json_getn(obj, key, strlen(key));
 }
 
 
@@ -1617,8 +1657,15 @@ kochava_json_escaped_size(const char *s, size_t len)
     unsigned char   c;
 
     size = len + 2;
+    i = 0;
 
-    for (i = 0; i < len; i++) {
+    while (len - i >= 8
+           && kochava_json_special8((const unsigned char *) s + i) == 0)
+    {
+        i += 8;
+    }
+
+    for ( /* void */ ; i < len; i++) {
         c = (unsigned char) s[i];
 
         if (c >= 0x80 || kochava_json_plain[c]) {

@@ -23,6 +23,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "kochava_core.h"
 
@@ -158,9 +159,15 @@ double kochava_json_real(const kochava_json_t *v);
 size_t kochava_json_count(const kochava_json_t *v);
 
 /* NULL when obj is not an object or has no such key */
-kochava_json_t *kochava_json_get(const kochava_json_t *obj, const char *key);
 kochava_json_t *kochava_json_getn(const kochava_json_t *obj,
     const char *key, size_t len);
+
+/* inline: a literal key's length is known when compiling */
+static inline kochava_json_t *
+kochava_json_get(const kochava_json_t *obj, const char *key)
+{
+    return kochava_json_getn(obj, key, strlen(key));
+}
 
 /* NULL when arr is not an array or i is past its end */
 kochava_json_t *kochava_json_item(const kochava_json_t *arr, size_t i);

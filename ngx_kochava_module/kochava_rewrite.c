@@ -482,7 +482,9 @@ kochava_user_agent(kochava_msg_t *msg)
 static kochava_json_t *
 kochava_device_ver(kochava_msg_t *msg)
 {
-    const char      *s;
+    char            *p, *s;
+    size_t           i, len, n[3];
+    const char      *part[3];
     kochava_json_t  *os, *model, *name, *version;
 
     os = kochava_msg_context(msg, "os");
@@ -501,11 +503,31 @@ kochava_device_ver(kochava_msg_t *msg)
         return kochava_json_string_ref(msg->arena, "", 0);
     }
 
-    s = name ? kochava_json_string(name) : "";
+    /* "%s-%s-%s" without printf: each part up to a NUL byte, as %s */
 
-    return kochava_json_sprintf(msg->arena, "%s-%s-%s",
-                                kochava_json_string(model), s,
-                                kochava_json_string(version));
+    part[0] = kochava_json_string(model);
+    part[1] = name ? kochava_json_string(name) : "";
+    part[2] = kochava_json_string(version);
+
+    for (i = 0, len = 2; i < 3; i++) {
+        n[i] = strlen(part[i]);
+        len += n[i];
+    }
+
+    p = kochava_arena_alloc(msg->arena, len + 1);
+    if (p == NULL) {
+        return NULL;
+    }
+
+    for (i = 0, s = p; i < 3; i++) {
+        memcpy(p, part[i], n[i]);
+        p += n[i];
+        *p++ = '-';
+    }
+
+    p[-1] = '\0';
+
+    return kochava_json_string_ref(msg->arena, s, len);
 }
 
 

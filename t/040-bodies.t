@@ -171,3 +171,16 @@ POST /v1/batch
  "POST /v1/track\n{\"event\":\"\xff\xfe\"}"]
 --- error_code eval: [400, 400, 400]
 --- kochava: []
+
+
+
+=== TEST 13: a quote written as \u0022 goes out escaped, as valid JSON
+--- http_config
+    map $kochava_write_key $kochava_app { default ""; wk_test_1 koexample-app-guid; }
+--- config eval: ingest_config()
+--- request eval
+my $body = json({batch => [android_track('Say "hi"')], writeKey => KEY});
+$body =~ s/\\"/\\u0022/g;
+"POST /v1/batch\n$body"
+--- error_code: 200
+--- kochava eval: json([kochava_event('Say "hi"')])

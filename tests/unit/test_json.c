@@ -157,6 +157,7 @@ main(void)
     same("[\"\xff\"]");
     same("[\"\x80\"]");
     same("{\"k\\\"ey\":\"v\\n\"}");
+    same("{\"\\u0022k\\u005c\":\"a\\u0022b\\u005Cc\\u002f\"}");
     same("[\"unterminated]");
 
     /* NUL bytes: refused everywhere (jansson skips one after a number) */
