@@ -225,7 +225,7 @@ bench: all $(BENCH_DIR)/malloc_count.so $(BENCH_BODIES)
 bench-core: deps $(BENCH_DIR)/bench_core $(BENCH_DIR)/malloc_count.so \
             $(BENCH_BODIES)
 	cd $(BENCH_DIR) && ./bench_core -t 1 -r 5 bodies/track.json \
-	    bodies/batch-100.json bodies/batch-2500.json
+	    bodies/batch-20.json bodies/batch-100.json bodies/batch-2500.json
 	cd $(BENCH_DIR) && LD_PRELOAD=$(BENCH_DIR)/malloc_count.so \
 	    ./bench_core -t 0.05 -r 1 bodies/track.json \
 	    bodies/batch-100.json bodies/batch-2500.json | sed -n '/core malloc/,$$p'

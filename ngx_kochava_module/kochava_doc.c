@@ -69,7 +69,9 @@ typedef struct {
 
 
 static int kochava_doc_items(kochava_doc_t *doc, kochava_scan_t *scan,
-    const kochava_conf_t *conf, char *err, size_t errlen);
+    const kochava_conf_t *conf, int small, char *err, size_t errlen);
+static size_t kochava_doc_outer_depth(kochava_json_t *root,
+    kochava_json_t *batch);
 static void kochava_doc_invalid(const char *body, size_t len, char *err,
     size_t errlen);
 static int kochava_process_message(kochava_process_t *pr, uint32_t index,
@@ -89,7 +91,7 @@ kochava_doc_parse(const kochava_conf_t *conf, kochava_call_e call,
     const char *body, size_t len, kochava_doc_t **docp, char *err,
     size_t errlen)
 {
-    int              batch, rc;
+    int              batch, small, rc;
     size_t           max_depth;
     kochava_doc_t   *doc;
     kochava_scan_t   scan;
@@ -126,14 +128,17 @@ kochava_doc_parse(const kochava_conf_t *conf, kochava_call_e call,
     }
 
     /*
-     * The limits, on the raw bytes.  A single message no longer than the
-     * limit cannot be over it once compact: its nesting is left to the
-     * parser (KOCHAVA_JSON_TOO_DEEP), and the bytes are read once.
+     * The limits, on the raw bytes.  A body no longer than the message
+     * limit cannot hold a message over it, nor more work than one message
+     * may cost: its nesting is left to the parser (KOCHAVA_JSON_TOO_DEEP)
+     * and, in a batch, measured on the tree; the bytes are read once.
      */
 
     memset(&scan, 0, sizeof(kochava_scan_t));
 
-    if ((batch || len > conf->max_message_size)
+    small = (len <= conf->max_message_size);
+
+    if (!small
         && kochava_scan(body, len, batch, conf->max_batch, max_depth, &scan)
            != 0)
     {
@@ -223,6 +228,13 @@ kochava_doc_parse(const kochava_conf_t *conf, kochava_call_e call,
 
         doc->batch = value;
 
+        if (small && kochava_doc_outer_depth(root, value) > conf->max_depth) {
+            /* the envelope's context is merged into every message */
+            snprintf(err, errlen, "Message nested too deeply (limit %zu)",
+                     conf->max_depth);
+            goto failed;
+        }
+
         value = kochava_json_get(root, "context");
         doc->context = kochava_json_is_object(value) ? value : NULL;
 
@@ -232,7 +244,7 @@ kochava_doc_parse(const kochava_conf_t *conf, kochava_call_e call,
         value = kochava_json_get(root, "sentAt");
         doc->sent_at = kochava_json_is_null(value) ? NULL : value;
 
-        rc = kochava_doc_items(doc, &scan, conf, err, errlen);
+        rc = kochava_doc_items(doc, &scan, conf, small, err, errlen);
         if (rc != 0) {
             goto failed;
         }
@@ -278,11 +290,42 @@ kochava_doc_invalid(const char *body, size_t len, char *err, size_t errlen)
 }
 
 
-/* the limits of each item of a batch: from the scan, else measured */
+/*
+ * The nesting of the body outside "batch", as the pre-scan measures it:
+ * the object's own level and its other members'.
+ */
+
+static size_t
+kochava_doc_outer_depth(kochava_json_t *root, kochava_json_t *batch)
+{
+    size_t  i, d, max;
+
+    max = 0;
+
+    for (i = 0; i < kochava_json_count(root); i++) {
+        if (root->u.members[i].value == batch) {
+            continue;
+        }
+
+        d = kochava_json_depth(root->u.members[i].value);
+
+        if (d > max) {
+            max = d;
+        }
+    }
+
+    return max + 1;
+}
+
+
+/*
+ * The limits of each item of a batch: from the scan, else measured (no
+ * item of a small body can be over the size limit).
+ */
 
 static int
 kochava_doc_items(kochava_doc_t *doc, kochava_scan_t *scan,
-    const kochava_conf_t *conf, char *err, size_t errlen)
+    const kochava_conf_t *conf, int small, char *err, size_t errlen)
 {
     int              mapped;
     size_t           i, n, size, depth;
@@ -319,7 +362,7 @@ kochava_doc_items(kochava_doc_t *doc, kochava_scan_t *scan,
 
         } else {
             item = kochava_json_item(doc->batch, i);
-            size = kochava_json_dump_size(item);
+            size = small ? 0 : kochava_json_dump_size(item);
             depth = kochava_json_depth(item);
         }
 

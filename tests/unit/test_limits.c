@@ -79,8 +79,10 @@ int
 main(void)
 {
     int              rc;
+    int              pass;
     char            *body, *p, err[256];
     size_t           before;
+    const char      *path;
     size_t           i, n, len;
     test_run_t       run;
     kochava_req_t    req;
@@ -296,26 +298,49 @@ main(void)
 
     req.call = KOCHAVA_CALL_BATCH;
 
-    body = test_nested("{\"batch\":[{\"type\":\"track\",\"userId\":\"u\","
-                       "\"event\":\"D\",\"messageId\":\"deep\","
-                       ANDROID_CONTEXT ",\"properties\":", 8,
-                       "}," TRACK("Flat", "") "]}");
-    rc = test_process(&conf, &req, body, strlen(body), &run);
-    is_int(rc, 0, "a batch with a deep message is parsed");
-    ok(run.res.rejected == 1 && run.res.rejects[0].index == 0
-       && run.res.rejects[0].reason == KOCHAVA_REASON_TOO_DEEP,
-       "only the deep one is rejected");
-    is_str(run.res.rejects[0].error, "Message nested too deeply (limit 8)",
-           "its text");
-    is_int(run.res.nouts, 1, "the flat one is sent");
-    test_run_free(&run);
-    free(body);
+    /*
+     * Twice: a body within the message limit is measured on the tree, a
+     * longer one by the pre-scan; the answers are the same.
+     */
 
-    body = test_nested("{\"context\":", 8, ",\"batch\":[]}");
-    rc = test_process(&conf, &req, body, strlen(body), &run);
-    is_int(rc, 400, "an envelope context deeper than max_depth is 400");
-    test_run_free(&run);
-    free(body);
+    for (pass = 0; pass < 2; pass++) {
+        path = pass ? "pre-scan" : "tree";
+
+        body = test_nested("{\"batch\":[{\"type\":\"track\",\"userId\":\"u\","
+                           "\"event\":\"D\",\"messageId\":\"deep\","
+                           ANDROID_CONTEXT ",\"properties\":", 8,
+                           "}," TRACK("Flat", "") "]}");
+        conf.max_message_size = pass ? strlen(body) - 1 : 32768;
+
+        rc = test_process(&conf, &req, body, strlen(body), &run);
+        ok(rc == 0, "%s: a batch with a deep message is parsed", path);
+        ok(run.res.rejected == 1 && run.res.rejects[0].index == 0
+           && run.res.rejects[0].reason == KOCHAVA_REASON_TOO_DEEP,
+           "%s: only the deep one is rejected", path);
+        is_str(run.res.rejects[0].error,
+               "Message nested too deeply (limit 8)", "its text");
+        ok(run.res.nouts == 1, "%s: the flat one is sent", path);
+        test_run_free(&run);
+        free(body);
+
+        body = test_nested("{\"context\":", 8, ",\"batch\":[]}");
+        conf.max_message_size = pass ? strlen(body) - 1 : 32768;
+
+        rc = test_process(&conf, &req, body, strlen(body), &run);
+        ok(rc == 400, "%s: an envelope context deeper than max_depth is 400",
+           path);
+        is_str(run.err, "Message nested too deeply (limit 8)", "its text");
+        test_run_free(&run);
+        free(body);
+
+        body = test_nested("{\"context\":", 7, ",\"batch\":[]}");
+        conf.max_message_size = pass ? strlen(body) - 1 : 32768;
+
+        rc = test_process(&conf, &req, body, strlen(body), &run);
+        ok(rc == 0, "%s: one level less is accepted", path);
+        test_run_free(&run);
+        free(body);
+    }
 
     test_conf(&conf);
 
