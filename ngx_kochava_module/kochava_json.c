@@ -232,6 +232,10 @@ kochava_arena_alloc(kochava_arena_t *arena, size_t size)
         return NULL;
     }
 
+    if (size > (size_t) -1 / 2) {
+        return NULL;
+    }
+
     size = (size + 7) & ~(size_t) 7;
 
     chunk = arena->current;
