@@ -2,8 +2,8 @@
 /*
  * Copyright (C) ngx_kochava_module authors
  *
- * The core's JSON over an arena (kochava_json.h): the arena, the parser,
- * the tree and the compact writer.
+ * The core's JSON over an arena (kochava_json.h): the parser, the tree
+ * and the compact writer.
  */
 
 
@@ -22,24 +22,6 @@
 
 /* "-1.234567890123456e-308" and room to spare */
 #define KOCHAVA_JSON_REAL_LEN  32
-
-
-typedef struct kochava_arena_chunk_s  kochava_arena_chunk_t;
-
-struct kochava_arena_chunk_s {
-    kochava_arena_chunk_t    *next;
-    size_t                    size;          /* of data */
-    char                      data[];
-};
-
-struct kochava_arena_s {
-    kochava_arena_chunk_t    *first;
-    kochava_arena_chunk_t    *current;
-    size_t                    used;          /* of current->data */
-    size_t                    chunk_size;    /* of the next new chunk */
-    void                     *buf;           /* the caller's: not freed */
-};
-
 
 /* the room for members and items before the parser takes malloc()'s */
 #define KOCHAVA_JSON_STACK  64
@@ -93,10 +75,6 @@ static char *kochava_json_write_string(const char *s, size_t len, int plain,
 static size_t kochava_json_format_real(double value, char *buf);
 
 
-size_t  kochava_arena_malloced;
-size_t  kochava_arena_fail_after;
-
-
 /* 1: written as is inside a string; '"', '\\', controls and UTF-8 not */
 static const unsigned char  kochava_json_plain[256] = {
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
@@ -143,170 +121,6 @@ static kochava_json_t  kochava_json_false_value = { KOCHAVA_JSON_FALSE, 0, 0,
                                                     0, NULL, { 0 } };
 static kochava_json_t  kochava_json_null_value = { KOCHAVA_JSON_NULL, 0, 0,
                                                    0, NULL, { 0 } };
-
-
-/* the arena */
-
-kochava_arena_t *
-kochava_arena_create(size_t size)
-{
-    kochava_arena_t  *arena;
-
-    arena = malloc(sizeof(kochava_arena_t));
-    if (arena == NULL) {
-        return NULL;
-    }
-
-    arena->first = NULL;
-    arena->current = NULL;
-    arena->used = 0;
-    arena->chunk_size = size < 1024 ? 1024 : size;
-    arena->buf = NULL;
-
-    return arena;
-}
-
-
-kochava_arena_t *
-kochava_arena_create_in(void *buf, size_t size, size_t next_size)
-{
-    kochava_arena_t        *arena;
-    kochava_arena_chunk_t  *chunk;
-
-    if (size < KOCHAVA_ARENA_MIN) {
-        return kochava_arena_create(next_size);
-    }
-
-    arena = buf;
-    chunk = (kochava_arena_chunk_t *) (arena + 1);
-
-    chunk->next = NULL;
-    chunk->size = size - sizeof(kochava_arena_t)
-                  - sizeof(kochava_arena_chunk_t);
-
-    arena->first = chunk;
-    arena->current = chunk;
-    arena->used = 0;
-    arena->chunk_size = next_size < 1024 ? 1024 : next_size;
-    arena->buf = buf;
-
-    return arena;
-}
-
-
-void
-kochava_arena_destroy(kochava_arena_t *arena)
-{
-    kochava_arena_chunk_t  *chunk, *next, *mine;
-
-    if (arena == NULL) {
-        return;
-    }
-
-    /* the caller's buffer holds the arena and then its first chunk */
-
-    mine = arena->buf ? (kochava_arena_chunk_t *) (arena + 1) : NULL;
-
-    for (chunk = arena->first; chunk; chunk = next) {
-        next = chunk->next;
-
-        if (chunk != mine) {
-            free(chunk);
-        }
-    }
-
-    if (mine == NULL) {
-        free(arena);
-    }
-}
-
-
-void *
-kochava_arena_alloc(kochava_arena_t *arena, size_t size)
-{
-    char                   *p;
-    size_t                  want;
-    kochava_arena_chunk_t  *chunk, *next;
-
-    if (kochava_arena_fail_after && --kochava_arena_fail_after == 0) {
-        return NULL;
-    }
-
-    if (size > (size_t) -1 / 2) {
-        return NULL;
-    }
-
-    size = (size + 7) & ~(size_t) 7;
-
-    chunk = arena->current;
-
-    if (chunk && chunk->size - arena->used >= size) {
-        p = chunk->data + arena->used;
-        arena->used += size;
-        return p;
-    }
-
-    /* a chunk kept by a release, or a new one after the current one */
-
-    next = chunk ? chunk->next : arena->first;
-
-    if (next && next->size >= size) {
-        arena->current = next;
-        arena->used = size;
-        return next->data;
-    }
-
-    want = arena->chunk_size;
-
-    if (want < size) {
-        want = size;
-    }
-
-    next = malloc(sizeof(kochava_arena_chunk_t) + want);
-    if (next == NULL) {
-        return NULL;
-    }
-
-    kochava_arena_malloced += sizeof(kochava_arena_chunk_t) + want;
-
-    next->size = want;
-
-    if (chunk) {
-        next->next = chunk->next;
-        chunk->next = next;
-
-    } else {
-        next->next = arena->first;
-        arena->first = next;
-    }
-
-    /* grows with the document: a 3 MB batch takes few chunks */
-
-    if (arena->chunk_size < 1024 * 1024) {
-        arena->chunk_size *= 2;
-    }
-
-    arena->current = next;
-    arena->used = size;
-
-    return next->data;
-}
-
-
-void
-kochava_arena_mark(kochava_arena_t *arena, kochava_arena_mark_t *mark)
-{
-    mark->chunk = arena->current;
-    mark->used = arena->used;
-}
-
-
-void
-kochava_arena_release(kochava_arena_t *arena, kochava_arena_mark_t *mark)
-{
-    arena->current = mark->chunk;
-    arena->used = mark->used;
-}
 
 
 /* the parser */

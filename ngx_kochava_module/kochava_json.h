@@ -2,7 +2,8 @@
 /*
  * Copyright (C) ngx_kochava_module authors
  *
- * The core's JSON: a parser, a tree and a compact writer over an arena.
+ * The core's JSON: a parser, a tree and a compact writer over an arena
+ * (kochava_arena.h).
  *
  * It accepts and rejects exactly what jansson's json_loadb(...,
  * JSON_REJECT_DUPLICATES) does and writes byte for byte what json_dumpb(...,
@@ -26,46 +27,7 @@
 #include <string.h>
 
 #include "kochava_core.h"
-
-
-/* the arena: chunks from malloc(), freed together */
-
-typedef struct kochava_arena_s  kochava_arena_t;
-
-typedef struct {
-    void                     *chunk;
-    size_t                    used;
-} kochava_arena_mark_t;
-
-kochava_arena_t *kochava_arena_create(size_t size);
-
-/*
- * An arena whose first chunk is buf (on the stack, say): nothing is
- * taken from malloc() until size bytes are used.  buf must be 8-byte
- * aligned and outlive the arena; destroy it all the same.
- */
-#define KOCHAVA_ARENA_MIN  128
-
-kochava_arena_t *kochava_arena_create_in(void *buf, size_t size,
-    size_t next_size);
-void kochava_arena_destroy(kochava_arena_t *arena);
-
-/* 8-byte aligned; NULL when malloc() fails */
-void *kochava_arena_alloc(kochava_arena_t *arena, size_t size);
-
-/* gives back everything allocated after the mark (chunks stay for reuse) */
-void kochava_arena_mark(kochava_arena_t *arena, kochava_arena_mark_t *mark);
-void kochava_arena_release(kochava_arena_t *arena,
-    kochava_arena_mark_t *mark);
-
-/* bytes taken from malloc() by all arenas of the process (for tests) */
-extern size_t  kochava_arena_malloced;
-
-/*
- * For tests: when nonzero, kochava_arena_alloc() fails once it has been
- * called this many more times (1: the next call fails).
- */
-extern size_t  kochava_arena_fail_after;
+#include "kochava_arena.h"
 
 
 /* the values */
