@@ -4,16 +4,13 @@
  *
  * A request body: the limits checked on its raw bytes, parsed into the
  * document's arena (kochava_json.h), then every message validated,
- * normalised and rewritten into outbound bodies (kochava_core.h).  Invalid
- * JSON is handed to jansson once more, for its error text.
+ * normalised and rewritten into outbound bodies (kochava_core.h).
  */
 
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <jansson.h>
 
 #include "kochava_internal.h"
 
@@ -72,8 +69,6 @@ static int kochava_doc_items(kochava_doc_t *doc, kochava_scan_t *scan,
     const kochava_conf_t *conf, int small, char *err, size_t errlen);
 static size_t kochava_doc_outer_depth(kochava_json_t *root,
     kochava_json_t *batch);
-static void kochava_doc_invalid(const char *body, size_t len, char *err,
-    size_t errlen);
 static int kochava_process_message(kochava_process_t *pr, uint32_t index,
     kochava_json_t *obj);
 static int kochava_process_grow(void **p, size_t size);
@@ -192,7 +187,7 @@ kochava_doc_parse(const kochava_conf_t *conf, kochava_call_e call,
     if (rc != 0) {
         if (rc == KOCHAVA_JSON_INVALID) {
             rc = 400;
-            kochava_doc_invalid(body, len, err, errlen);
+            kochava_json_error(body, len, err, errlen);
 
         } else if (rc == KOCHAVA_JSON_TOO_DEEP) {
             rc = 400;
@@ -262,31 +257,6 @@ failed:
     kochava_doc_free(doc);
 
     return rc;
-}
-
-
-/*
- * The error text of a body the parser refused, from jansson: the parser
- * refuses what jansson refuses (fuzz/fuzz_json.c), and jansson says where.
- */
-
-static void
-kochava_doc_invalid(const char *body, size_t len, char *err, size_t errlen)
-{
-    json_t        *root;
-    json_error_t   error;
-
-    root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &error);
-
-    if (root != NULL) {
-        /* a NUL byte after a number or a literal: jansson skips it */
-        json_decref(root);
-        snprintf(err, errlen, "Invalid JSON: unexpected NUL byte");
-        return;
-    }
-
-    snprintf(err, errlen, "Invalid JSON: %s (line %d, column %d)",
-             error.text, error.line, error.column);
 }
 
 

@@ -90,6 +90,14 @@ void kochava_uuid_v4(char *buf);
 char *kochava_strndup(const kochava_allocator_t *a, const char *s,
     size_t len);
 
+/*
+ * "Invalid JSON: <why> (line L, column C)" for a text kochava_json_parse()
+ * refused, in jansson's words: it is parsed once more by jansson, only for
+ * the text (the cold path; both refuse the same texts, fuzz/fuzz_json.c).
+ */
+void kochava_json_error(const char *text, size_t len, char *err,
+    size_t errlen);
+
 
 /* kochava_message.c: one message, validated and normalised */
 

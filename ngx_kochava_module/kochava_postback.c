@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <stdlib.h>
-#include <jansson.h>
 
 #include "kochava_internal.h"
 
@@ -75,8 +74,6 @@ static void kochava_pb_form(kochava_postback_e source, const char *params,
     size_t len, char *buf, kochava_pb_params_t *pb);
 static int kochava_pb_json(kochava_arena_t *arena, kochava_postback_e source,
     const char *params, size_t len, kochava_pb_params_t *pb, char *err,
-    size_t errlen);
-static void kochava_pb_invalid(const char *params, size_t len, char *err,
     size_t errlen);
 static int kochava_pb_string(kochava_arena_t *arena, kochava_str_t *value,
     kochava_json_t **out);
@@ -380,8 +377,8 @@ kochava_pb_json(kochava_arena_t *arena, kochava_postback_e source,
     rc = kochava_json_parse(arena, params, len, 0, KOCHAVA_PARSER_MAX_DEPTH,
                             &root);
 
-    if (rc == KOCHAVA_JSON_INVALID) {
-        kochava_pb_invalid(params, len, err, errlen);
+    if (rc == KOCHAVA_JSON_INVALID || rc == KOCHAVA_JSON_TOO_DEEP) {
+        kochava_json_error(params, len, err, errlen);
         return 400;
     }
 
@@ -424,30 +421,6 @@ kochava_pb_json(kochava_arena_t *arena, kochava_postback_e source,
     }
 
     return 0;
-}
-
-
-/*
- * Why a body is not JSON, in jansson's words: the cold path parses it again
- * with jansson, only for the error text, line and column.
- */
-
-static void
-kochava_pb_invalid(const char *params, size_t len, char *err, size_t errlen)
-{
-    json_t        *root;
-    json_error_t   error;
-
-    root = json_loadb(params, len, JSON_REJECT_DUPLICATES, &error);
-
-    if (root != NULL) {
-        /* not expected: both parsers accept the same texts */
-        json_decref(root);
-        snprintf(error.text, sizeof(error.text), "invalid JSON");
-    }
-
-    snprintf(err, errlen, "Invalid JSON: %s (line %d, column %d)",
-             error.text, error.line, error.column);
 }
 
 

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <jansson.h>
 
 #include "kochava_internal.h"
 
@@ -723,4 +724,24 @@ kochava_braze_errors(const char *body, size_t len)
     kochava_arena_destroy(arena);
 
     return n;
+}
+
+
+void
+kochava_json_error(const char *text, size_t len, char *err, size_t errlen)
+{
+    json_t        *root;
+    json_error_t   error;
+
+    root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &error);
+
+    if (root != NULL) {
+        /* a NUL byte after a number or a literal: jansson skips it */
+        json_decref(root);
+        snprintf(err, errlen, "Invalid JSON: unexpected NUL byte");
+        return;
+    }
+
+    snprintf(err, errlen, "Invalid JSON: %s (line %d, column %d)",
+             error.text, error.line, error.column);
 }

@@ -365,6 +365,22 @@ main(void)
     test_arena_free(&run.arena);
 
     {
+        char  deep[8000];
+
+        /* deeper than the parser goes: refused like any invalid JSON */
+
+        strcpy(deep, "{\"a\":");
+        memset(deep + 5, '[', 3000);
+        memset(deep + 3005, ']', 3000);
+        strcpy(deep + 6005, "}");
+
+        pb(&run, 1, KOCHAVA_POSTBACK_TUNE, 1, deep);
+        is_int(run.rc, 400, "JSON 3,000 levels deep: 400");
+        like(run.err, "Invalid JSON: maximum parsing depth", "  says so");
+        test_arena_free(&run.arena);
+    }
+
+    {
         char  big[40000];
 
         memset(big, 'a', sizeof(big) - 1);
