@@ -24,8 +24,13 @@ struct kochava_arena_s {
     kochava_arena_chunk_t    *current;
     size_t                    used;          /* of current->data */
     size_t                    chunk_size;    /* of the next new chunk */
-    void                     *buf;           /* the caller's: not freed */
+    void                     *buf;           /* the caller's block, not
+                                                freed; NULL: ours */
 };
+
+
+static kochava_arena_t *kochava_arena_init(void *buf, size_t size,
+    size_t next_size);
 
 
 size_t  kochava_arena_malloced;
@@ -35,17 +40,24 @@ size_t  kochava_arena_fail_after;
 kochava_arena_t *
 kochava_arena_create(size_t size)
 {
+    size_t            total;
     kochava_arena_t  *arena;
 
-    arena = malloc(sizeof(kochava_arena_t));
+    size = size < 1024 ? 1024 : size;
+    total = sizeof(kochava_arena_t) + sizeof(kochava_arena_chunk_t) + size;
+
+    /* the arena and its first chunk in one allocation */
+
+    arena = malloc(total);
     if (arena == NULL) {
         return NULL;
     }
 
-    arena->first = NULL;
-    arena->current = NULL;
-    arena->used = 0;
-    arena->chunk_size = size < 1024 ? 1024 : size;
+    kochava_arena_malloced += total;
+
+    /* the next chunk twice as large, as every chunk up to 1 MB */
+
+    kochava_arena_init(arena, total, size < 1024 * 1024 ? size * 2 : size);
     arena->buf = NULL;
 
     return arena;
@@ -55,12 +67,21 @@ kochava_arena_create(size_t size)
 kochava_arena_t *
 kochava_arena_create_in(void *buf, size_t size, size_t next_size)
 {
-    kochava_arena_t        *arena;
-    kochava_arena_chunk_t  *chunk;
-
     if (size < KOCHAVA_ARENA_MIN) {
         return kochava_arena_create(next_size);
     }
+
+    return kochava_arena_init(buf, size, next_size);
+}
+
+
+/* buf holds the arena and, after it, its first chunk */
+
+static kochava_arena_t *
+kochava_arena_init(void *buf, size_t size, size_t next_size)
+{
+    kochava_arena_t        *arena;
+    kochava_arena_chunk_t  *chunk;
 
     arena = buf;
     chunk = (kochava_arena_chunk_t *) (arena + 1);
@@ -82,25 +103,25 @@ kochava_arena_create_in(void *buf, size_t size, size_t next_size)
 void
 kochava_arena_destroy(kochava_arena_t *arena)
 {
-    kochava_arena_chunk_t  *chunk, *next, *mine;
+    kochava_arena_chunk_t  *chunk, *next, *first;
 
     if (arena == NULL) {
         return;
     }
 
-    /* the caller's buffer holds the arena and then its first chunk */
+    /* the first chunk is in the arena's own block */
 
-    mine = arena->buf ? (kochava_arena_chunk_t *) (arena + 1) : NULL;
+    first = (kochava_arena_chunk_t *) (arena + 1);
 
     for (chunk = arena->first; chunk; chunk = next) {
         next = chunk->next;
 
-        if (chunk != mine) {
+        if (chunk != first) {
             free(chunk);
         }
     }
 
-    if (mine == NULL) {
+    if (arena->buf == NULL) {
         free(arena);
     }
 }
@@ -125,7 +146,7 @@ kochava_arena_alloc(kochava_arena_t *arena, size_t size)
 
     chunk = arena->current;
 
-    if (chunk && chunk->size - arena->used >= size) {
+    if (chunk->size - arena->used >= size) {
         p = chunk->data + arena->used;
         arena->used += size;
         return p;
@@ -133,7 +154,7 @@ kochava_arena_alloc(kochava_arena_t *arena, size_t size)
 
     /* a chunk kept by a release, or a new one after the current one */
 
-    next = chunk ? chunk->next : arena->first;
+    next = chunk->next;
 
     if (next && next->size >= size) {
         arena->current = next;
@@ -155,15 +176,8 @@ kochava_arena_alloc(kochava_arena_t *arena, size_t size)
     kochava_arena_malloced += sizeof(kochava_arena_chunk_t) + want;
 
     next->size = want;
-
-    if (chunk) {
-        next->next = chunk->next;
-        chunk->next = next;
-
-    } else {
-        next->next = arena->first;
-        arena->first = next;
-    }
+    next->next = chunk->next;
+    chunk->next = next;
 
     /* grows with the document: a 3 MB batch takes few chunks */
 
