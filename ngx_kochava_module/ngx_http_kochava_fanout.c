@@ -27,6 +27,8 @@ static ngx_int_t ngx_http_kochava_sr_done(ngx_http_request_t *sr, void *data,
 static void ngx_http_kochava_settle(ngx_http_kochava_sr_t *s,
     kochava_outcome_e outcome);
 static void ngx_http_kochava_wake(ngx_http_request_t *r);
+static void ngx_http_kochava_step(ngx_http_request_t *r,
+    ngx_http_kochava_ctx_t *ctx);
 static void ngx_http_kochava_spool_rest(ngx_http_request_t *r,
     ngx_http_kochava_ctx_t *ctx);
 static const char *ngx_http_kochava_failure(ngx_http_kochava_sr_t *s,
@@ -83,6 +85,10 @@ ngx_http_kochava_fanout_start(ngx_http_request_t *r,
 
     r->write_event_handler = ngx_http_kochava_wake;
 
+    if (ngx_http_kochava_slots_init(r, ctx) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     if (ngx_http_kochava_launch(r, ctx) != NGX_OK) {
 
         if (!ctx->detached) {
@@ -123,7 +129,10 @@ ngx_http_kochava_deliver(ngx_http_request_t *r, ngx_http_kochava_ctx_t *ctx)
 }
 
 
-/* starts outbound requests until the cap is reached or none is left */
+/*
+ * Starts outbound requests until a cap is reached (the request's, the
+ * worker's) or none is left.
+ */
 
 static ngx_int_t
 ngx_http_kochava_launch(ngx_http_request_t *r, ngx_http_kochava_ctx_t *ctx)
@@ -137,10 +146,12 @@ ngx_http_kochava_launch(ngx_http_request_t *r, ngx_http_kochava_ctx_t *ctx)
     while (ctx->next < ctx->result.nouts
            && ctx->in_flight < klcf->concurrency)
     {
-        s = &ctx->srs[ctx->next++];
+        s = &ctx->srs[ctx->next];
         pass = &klcf->pass[s->out->dest];
 
         if (pass->uri.len == 0) {
+            ctx->next++;
+
             /* e.g. no kochava_identity_pass: that kind is not forwarded */
             ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                           "kochava: no %s location configured, "
@@ -151,15 +162,37 @@ ngx_http_kochava_launch(ngx_http_request_t *r, ngx_http_kochava_ctx_t *ctx)
             continue;
         }
 
+        if (ngx_http_kochava_slot_take(r, ctx) == NGX_AGAIN) {
+            return NGX_OK;
+        }
+
+        ctx->next++;
+
         if (ngx_http_kochava_subrequest(r, s, pass) != NGX_OK) {
+            ngx_http_kochava_slot_release(ctx);
             return NGX_ERROR;
         }
 
         ctx->in_flight++;
 
-        ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                       "kochava: message %uD to %V, %ui in flight",
-                       s->out->index, &pass->uri, ctx->in_flight);
+#if (NGX_DEBUG)
+        if (ctx->slots_capped) {
+            ngx_log_debug4(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                           "kochava: message %uD to %V, %ui in flight, "
+                           "%ui worker slots taken", s->out->index,
+                           &pass->uri, ctx->in_flight,
+                           ngx_http_kochava_slots_taken_n());
+
+        } else {
+            ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                           "kochava: message %uD to %V, %ui in flight",
+                           s->out->index, &pass->uri, ctx->in_flight);
+        }
+#endif
+    }
+
+    if (ctx->next == ctx->result.nouts) {
+        ngx_http_kochava_slots_done(ctx);
     }
 
     return NGX_OK;
@@ -401,6 +434,7 @@ ngx_http_kochava_sr_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
     }
 
     s->ctx->in_flight--;
+    ngx_http_kochava_slot_release(s->ctx);
 
     if (outcome == KOCHAVA_OUTCOME_RETRYABLE
         || outcome == KOCHAVA_OUTCOME_TIMEOUT)
@@ -514,6 +548,8 @@ ngx_http_kochava_spool_rest(ngx_http_request_t *r,
 
         ngx_http_kochava_settle(s, KOCHAVA_OUTCOME_RETRYABLE);
     }
+
+    ngx_http_kochava_slots_done(ctx);
 }
 
 
@@ -548,7 +584,6 @@ ngx_http_kochava_settle(ngx_http_kochava_sr_t *s, kochava_outcome_e outcome)
 static void
 ngx_http_kochava_wake(ngx_http_request_t *r)
 {
-    ngx_int_t                rc;
     ngx_http_kochava_ctx_t  *ctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_kochava_module);
@@ -559,10 +594,39 @@ ngx_http_kochava_wake(ngx_http_request_t *r)
 
     ctx->posted = 0;
 
+    ngx_http_kochava_step(r, ctx);
+}
+
+
+/* worker slots were handed to the fan-out (ngx_http_kochava_slots.c) */
+
+void
+ngx_http_kochava_fanout_resume(ngx_http_request_t *r)
+{
+    ngx_http_kochava_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_kochava_module);
+
+    if (ctx == NULL || ctx->responded) {
+        return;
+    }
+
+    ngx_http_kochava_step(r, ctx);
+}
+
+
+/* starts what the caps allow; answers when every output is settled */
+
+static void
+ngx_http_kochava_step(ngx_http_request_t *r, ngx_http_kochava_ctx_t *ctx)
+{
+    ngx_int_t  rc;
+
     if (ngx_http_kochava_launch(r, ctx) != NGX_OK) {
 
         if (!ctx->detached) {
             ctx->responded = 1;
+            ngx_http_kochava_slots_done(ctx);
             ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
             return;
         }

@@ -260,6 +260,15 @@ ngx_http_kochava_metrics_dedup_evicted(ngx_uint_t n)
 
 
 void
+ngx_http_kochava_metrics_slot_waited(void)
+{
+    if (ngx_http_kochava_metrics) {
+        (void) ngx_atomic_fetch_add(&ngx_http_kochava_metrics->slot_waits, 1);
+    }
+}
+
+
+void
 ngx_http_kochava_metrics_spooled(size_t bytes)
 {
     ngx_http_kochava_metrics_t  *m;

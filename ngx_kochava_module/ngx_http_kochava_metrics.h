@@ -53,6 +53,8 @@ typedef struct {
     ngx_atomic_t   requests[NGX_HTTP_KOCHAVA_NSTATUSES + 1];
 
     ngx_atomic_t   dedup_evicted;
+
+    ngx_atomic_t   slot_waits;
 } ngx_http_kochava_metrics_t;
 
 
@@ -74,6 +76,9 @@ void ngx_http_kochava_metrics_upstream(kochava_dest_e dest,
     kochava_outcome_e outcome, ngx_msec_t duration);
 
 void ngx_http_kochava_metrics_dedup_evicted(ngx_uint_t n);
+
+/* an outbound request started on a slot it had waited for */
+void ngx_http_kochava_metrics_slot_waited(void);
 
 /*
  * For the spool (all are no-ops without the zone): a record written

@@ -30,6 +30,7 @@ static char *ngx_http_kochava_postback(ngx_conf_t *cf, ngx_command_t *cmd,
 static char *ngx_http_kochava_event_name(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static void *ngx_http_kochava_create_main_conf(ngx_conf_t *cf);
+static char *ngx_http_kochava_init_main_conf(ngx_conf_t *cf, void *conf);
 static ngx_int_t ngx_http_kochava_init_process(ngx_cycle_t *cycle);
 static void ngx_http_kochava_exit_process(ngx_cycle_t *cycle);
 
@@ -143,6 +144,13 @@ static ngx_command_t  ngx_http_kochava_commands[] = {
       offsetof(ngx_http_kochava_loc_conf_t, concurrency),
       NULL },
 
+    { ngx_string("kochava_worker_concurrency"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_kochava_worker_concurrency,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_kochava_main_conf_t, worker_concurrency),
+      NULL },
+
     { ngx_string("kochava_retry_after"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_sec_slot,
@@ -201,7 +209,7 @@ static ngx_http_module_t  ngx_http_kochava_module_ctx = {
     ngx_http_kochava_postconfiguration,    /* postconfiguration */
 
     ngx_http_kochava_create_main_conf,     /* create main configuration */
-    NULL,                                  /* init main configuration */
+    ngx_http_kochava_init_main_conf,       /* init main configuration */
 
     NULL,                                  /* create server configuration */
     NULL,                                  /* merge server configuration */
@@ -265,7 +273,20 @@ ngx_http_kochava_create_main_conf(ngx_conf_t *cf)
         return NULL;
     }
 
+    kmcf->worker_concurrency = NGX_CONF_UNSET_UINT;
+
     return kmcf;
+}
+
+
+static char *
+ngx_http_kochava_init_main_conf(ngx_conf_t *cf, void *conf)
+{
+    ngx_http_kochava_main_conf_t *kmcf = conf;
+
+    ngx_conf_init_uint_value(kmcf->worker_concurrency, 0);
+
+    return NGX_CONF_OK;
 }
 
 

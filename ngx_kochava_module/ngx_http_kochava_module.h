@@ -45,6 +45,7 @@ typedef struct {
     ngx_array_t                   spools;         /* of spool pointers */
     ngx_array_t                   dedup_zones;    /* of ngx_shm_zone_t * */
     ngx_shm_zone_t               *metrics_zone;   /* NULL: module unused */
+    ngx_uint_t                    worker_concurrency;  /* 0: off */
 } ngx_http_kochava_main_conf_t;
 
 
@@ -116,6 +117,14 @@ struct ngx_http_kochava_ctx_s {
     ngx_uint_t                    outcomes[KOCHAVA_NOUTCOMES];
     ngx_uint_t                    spooled;        /* failed, on disk */
 
+    /* kochava_worker_concurrency (ngx_http_kochava_slots.c) */
+    ngx_queue_t                   slots_link;     /* waiting for a slot */
+    ngx_event_t                   slot_event;     /* a slot was handed */
+    ngx_uint_t                    slots_held;     /* by running requests */
+    ngx_uint_t                    slots_granted;  /* handed, not used */
+    unsigned                      slots_capped:1;
+    unsigned                      slots_queued:1;
+
     unsigned                      posted:1;
     unsigned                      responded:1;
     unsigned                      detached:1;     /* async fan-out */
@@ -144,8 +153,19 @@ ngx_int_t ngx_http_kochava_deliver(ngx_http_request_t *r,
 ngx_int_t ngx_http_kochava_fanout_start(ngx_http_request_t *r,
     ngx_http_kochava_ctx_t *ctx);
 ngx_int_t ngx_http_kochava_fanout_init(ngx_conf_t *cf);
+void ngx_http_kochava_fanout_resume(ngx_http_request_t *r);
 ngx_uint_t ngx_http_kochava_spool_out(ngx_http_request_t *r,
     ngx_http_kochava_ctx_t *ctx, kochava_out_t *out, const char *error);
+
+ngx_int_t ngx_http_kochava_slots_init(ngx_http_request_t *r,
+    ngx_http_kochava_ctx_t *ctx);
+ngx_int_t ngx_http_kochava_slot_take(ngx_http_request_t *r,
+    ngx_http_kochava_ctx_t *ctx);
+void ngx_http_kochava_slot_release(ngx_http_kochava_ctx_t *ctx);
+void ngx_http_kochava_slots_done(ngx_http_kochava_ctx_t *ctx);
+ngx_uint_t ngx_http_kochava_slots_taken_n(void);
+char *ngx_http_kochava_worker_concurrency(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 
 void ngx_http_kochava_async_start(ngx_http_request_t *r,
     ngx_http_kochava_ctx_t *ctx);

@@ -204,6 +204,13 @@ ngx_http_kochava_status_write(u_char *p, u_char *last,
 
     p = ngx_http_kochava_status_histogram(p, last, m);
 
+    p = ngx_http_kochava_head(p, last, "kochava_upstream_waits_total",
+                              "counter",
+                              "Outbound requests that waited for a slot of "
+                              "kochava_worker_concurrency.");
+    p = ngx_slprintf(p, last, "kochava_upstream_waits_total %uA\n",
+                     m->slot_waits);
+
     p = ngx_http_kochava_head(p, last, "kochava_spool_records_total",
                               "counter", "Records written to the spool.");
     p = ngx_slprintf(p, last, "kochava_spool_records_total %uA\n",

@@ -1,0 +1,267 @@
+
+/*
+ * Copyright (C) ngx_kochava_module authors
+ *
+ * The worker's slots for outbound requests: with kochava_worker_concurrency
+ * N, at most N subrequests of all fan-outs (sync, async, postbacks) are in
+ * flight in a worker.  A fan-out that finds no free slot waits in a FIFO
+ * queue; a slot that frees goes to the fan-out at its head, which is
+ * woken with a posted event.  A slot handed over stays counted as taken,
+ * so a fan-out that arrives meanwhile cannot take it first.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_kochava_module.h"
+
+
+static void ngx_http_kochava_slot_wake(ngx_event_t *ev);
+static void ngx_http_kochava_slots_cleanup(void *data);
+static void ngx_http_kochava_slot_free(void);
+
+
+/* slots taken in this worker, handed over ones included */
+static ngx_uint_t   ngx_http_kochava_slots_taken;
+static ngx_queue_t  ngx_http_kochava_slots_queue;
+
+
+/*
+ * Prepares ctx's fan-out for the worker's cap, if there is one: its wake
+ * event, and a cleanup of its request's pool that gives back its slots
+ * however the request ends (a client request that is terminated does not
+ * see its subrequests' ends).
+ */
+
+ngx_int_t
+ngx_http_kochava_slots_init(ngx_http_request_t *r,
+    ngx_http_kochava_ctx_t *ctx)
+{
+    ngx_pool_cleanup_t            *cln;
+    ngx_http_kochava_main_conf_t  *kmcf;
+
+    kmcf = ngx_http_get_module_main_conf(r, ngx_http_kochava_module);
+
+    ctx->slots_capped = (kmcf->worker_concurrency != 0);
+
+    if (!ctx->slots_capped) {
+        return NGX_OK;
+    }
+
+    if (ngx_http_kochava_slots_queue.next == NULL) {
+        ngx_queue_init(&ngx_http_kochava_slots_queue);
+    }
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    cln->handler = ngx_http_kochava_slots_cleanup;
+    cln->data = ctx;
+
+    ctx->slot_event.handler = ngx_http_kochava_slot_wake;
+    ctx->slot_event.data = ctx;
+    ctx->slot_event.log = r->connection->log;
+
+    return NGX_OK;
+}
+
+
+/*
+ * Takes a slot for one outbound request of ctx.  Returns NGX_OK, or
+ * NGX_AGAIN when the fan-out must wait (it is queued then, and woken when
+ * a slot is handed to it).
+ */
+
+ngx_int_t
+ngx_http_kochava_slot_take(ngx_http_request_t *r, ngx_http_kochava_ctx_t *ctx)
+{
+    ngx_http_kochava_main_conf_t  *kmcf;
+
+    if (!ctx->slots_capped) {
+        return NGX_OK;
+    }
+
+    if (ctx->slots_granted) {
+        ctx->slots_granted--;
+        ctx->slots_held++;
+        ngx_http_kochava_metrics_slot_waited();
+        return NGX_OK;
+    }
+
+    kmcf = ngx_http_get_module_main_conf(r, ngx_http_kochava_module);
+
+    if (ngx_http_kochava_slots_taken < kmcf->worker_concurrency
+        && ngx_queue_empty(&ngx_http_kochava_slots_queue))
+    {
+        ngx_http_kochava_slots_taken++;
+        ctx->slots_held++;
+        return NGX_OK;
+    }
+
+    if (!ctx->slots_queued) {
+        ngx_queue_insert_tail(&ngx_http_kochava_slots_queue, &ctx->slots_link);
+        ctx->slots_queued = 1;
+
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "kochava: fan-out waits for a worker slot, "
+                       "%ui taken", ngx_http_kochava_slots_taken);
+    }
+
+    return NGX_AGAIN;
+}
+
+
+/* an outbound request of ctx is over: its slot goes to the next in line */
+
+void
+ngx_http_kochava_slot_release(ngx_http_kochava_ctx_t *ctx)
+{
+    if (!ctx->slots_capped || ctx->slots_held == 0) {
+        return;
+    }
+
+    ctx->slots_held--;
+    ngx_http_kochava_slot_free();
+}
+
+
+/*
+ * ctx will start nothing more: slots handed to it and not used go on,
+ * and it leaves the queue.
+ */
+
+void
+ngx_http_kochava_slots_done(ngx_http_kochava_ctx_t *ctx)
+{
+    if (!ctx->slots_capped) {
+        return;
+    }
+
+    if (ctx->slots_queued) {
+        ngx_queue_remove(&ctx->slots_link);
+        ctx->slots_queued = 0;
+    }
+
+    if (ctx->slot_event.posted) {
+        ngx_delete_posted_event(&ctx->slot_event);
+    }
+
+    while (ctx->slots_granted) {
+        ctx->slots_granted--;
+        ngx_http_kochava_slot_free();
+    }
+}
+
+
+/* kochava_worker_concurrency number | off */
+
+char *
+ngx_http_kochava_worker_concurrency(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_kochava_main_conf_t *kmcf = conf;
+
+    ngx_int_t   n;
+    ngx_str_t  *value;
+
+    if (kmcf->worker_concurrency != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "off") == 0) {
+        kmcf->worker_concurrency = 0;
+        return NGX_CONF_OK;
+    }
+
+    n = ngx_atoi(value[1].data, value[1].len);
+
+    if (n == NGX_ERROR || n == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"kochava_worker_concurrency\" must be a number "
+                           "greater than zero or \"off\", not \"%V\"",
+                           &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    kmcf->worker_concurrency = n;
+
+    return NGX_CONF_OK;
+}
+
+
+/* slots taken by the worker, for the debug log */
+
+ngx_uint_t
+ngx_http_kochava_slots_taken_n(void)
+{
+    return ngx_http_kochava_slots_taken;
+}
+
+
+static void
+ngx_http_kochava_slot_free(void)
+{
+    ngx_queue_t             *q;
+    ngx_http_kochava_ctx_t  *next;
+
+    if (ngx_queue_empty(&ngx_http_kochava_slots_queue)) {
+        ngx_http_kochava_slots_taken--;
+        return;
+    }
+
+    q = ngx_queue_head(&ngx_http_kochava_slots_queue);
+    ngx_queue_remove(q);
+
+    next = ngx_queue_data(q, ngx_http_kochava_ctx_t, slots_link);
+    next->slots_queued = 0;
+    next->slots_granted++;
+
+    if (!next->slot_event.posted) {
+        ngx_post_event(&next->slot_event, &ngx_posted_events);
+    }
+}
+
+
+/* a slot was handed to a waiting fan-out: it starts what it can */
+
+static void
+ngx_http_kochava_slot_wake(ngx_event_t *ev)
+{
+    ngx_connection_t        *c;
+    ngx_http_request_t      *r;
+    ngx_http_kochava_ctx_t  *ctx;
+
+    ctx = ev->data;
+    r = ctx->request;
+    c = r->connection;
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, c->log, 0,
+                   "kochava: fan-out woken with %ui worker slot(s)",
+                   ctx->slots_granted);
+
+    ngx_http_kochava_fanout_resume(r);
+
+    ngx_http_run_posted_requests(c);
+}
+
+
+/* the request is freed: every slot it holds or was given goes on */
+
+static void
+ngx_http_kochava_slots_cleanup(void *data)
+{
+    ngx_http_kochava_ctx_t *ctx = data;
+
+    ngx_http_kochava_slots_done(ctx);
+
+    while (ctx->slots_held) {
+        ctx->slots_held--;
+        ngx_http_kochava_slot_free();
+    }
+}
