@@ -27,8 +27,6 @@ static ngx_int_t ngx_http_kochava_sr_done(ngx_http_request_t *sr, void *data,
 static void ngx_http_kochava_settle(ngx_http_kochava_sr_t *s,
     kochava_outcome_e outcome);
 static void ngx_http_kochava_wake(ngx_http_request_t *r);
-static void ngx_http_kochava_step(ngx_http_request_t *r,
-    ngx_http_kochava_ctx_t *ctx);
 static void ngx_http_kochava_spool_rest(ngx_http_request_t *r,
     ngx_http_kochava_ctx_t *ctx);
 static const char *ngx_http_kochava_failure(ngx_http_kochava_sr_t *s,
@@ -594,31 +592,19 @@ ngx_http_kochava_wake(ngx_http_request_t *r)
 
     ctx->posted = 0;
 
-    ngx_http_kochava_step(r, ctx);
+    ngx_http_kochava_fanout_step(r, ctx);
 }
 
 
-/* worker slots were handed to the fan-out (ngx_http_kochava_slots.c) */
+/*
+ * Starts what the caps allow; answers when every output is settled.  Run
+ * when an outbound request ended, and when worker slots were handed to
+ * the fan-out (ngx_http_kochava_slots.c).
+ */
 
 void
-ngx_http_kochava_fanout_resume(ngx_http_request_t *r)
-{
-    ngx_http_kochava_ctx_t  *ctx;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_kochava_module);
-
-    if (ctx == NULL || ctx->responded) {
-        return;
-    }
-
-    ngx_http_kochava_step(r, ctx);
-}
-
-
-/* starts what the caps allow; answers when every output is settled */
-
-static void
-ngx_http_kochava_step(ngx_http_request_t *r, ngx_http_kochava_ctx_t *ctx)
+ngx_http_kochava_fanout_step(ngx_http_request_t *r,
+    ngx_http_kochava_ctx_t *ctx)
 {
     ngx_int_t  rc;
 

@@ -153,7 +153,8 @@ ngx_int_t ngx_http_kochava_deliver(ngx_http_request_t *r,
 ngx_int_t ngx_http_kochava_fanout_start(ngx_http_request_t *r,
     ngx_http_kochava_ctx_t *ctx);
 ngx_int_t ngx_http_kochava_fanout_init(ngx_conf_t *cf);
-void ngx_http_kochava_fanout_resume(ngx_http_request_t *r);
+void ngx_http_kochava_fanout_step(ngx_http_request_t *r,
+    ngx_http_kochava_ctx_t *ctx);
 ngx_uint_t ngx_http_kochava_spool_out(ngx_http_request_t *r,
     ngx_http_kochava_ctx_t *ctx, kochava_out_t *out, const char *error);
 

@@ -245,7 +245,9 @@ ngx_http_kochava_slot_wake(ngx_event_t *ev)
                    "kochava: fan-out woken with %ui worker slot(s)",
                    ctx->slots_granted);
 
-    ngx_http_kochava_fanout_resume(r);
+    if (!ctx->responded) {
+        ngx_http_kochava_fanout_step(r, ctx);
+    }
 
     ngx_http_run_posted_requests(c);
 }
