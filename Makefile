@@ -22,7 +22,13 @@ NGX_COPY     := $(BUILD)/nginx-src
 NGX_OBJS     := $(BUILD)/objs
 MODULE       := $(BUILD)/ngx_http_kochava_module.so
 ECHO_MODULE  ?= /usr/lib/nginx/modules/ngx_http_echo_module.so
-CONFORMANCE  ?= $(abspath $(CURDIR)/../shared/conformance)
+# the shared cases beside this tree; a local clone of it made elsewhere
+# (git clone . /tmp/x) finds them beside the tree it was cloned from
+CONF_HERE    := $(abspath $(CURDIR)/../shared/conformance)
+CONF_ORIGIN  := $(shell git config --get remote.origin.url 2>/dev/null)
+CONFORMANCE  ?= $(or $(wildcard $(CONF_HERE)), \
+                     $(abspath $(wildcard $(filter /%,$(CONF_ORIGIN))/../shared/conformance)), \
+                     $(CONF_HERE))
 
 SRC_DIR      := ngx_kochava_module
 CORE_SRCS    := $(wildcard $(SRC_DIR)/kochava_*.c)
