@@ -43,20 +43,28 @@ CORE_CFLAGS  := -std=gnu99 -g -O2 -W -Wall -Wextra -Wpointer-arith \
                 -Wno-unused-parameter -Werror -I$(SRC_DIR)
 CORE_LIBS    := -ljansson -lz -lm
 
-# Debian packages the build and the tests need
+# Debian packages the build and the tests need (the second line: the real
+# Test::Nginx's Perl requirements; then HTTP/2 and memcached peers)
 DEB_PACKAGES := build-essential nginx-core nginx-dev libjansson-dev \
-                libcurl4-openssl-dev zlib1g-dev libtest-base-perl \
-                libtext-diff-perl libnginx-mod-http-echo curl clang \
-                libclang-rt-14-dev wrk
+                libcurl4-openssl-dev zlib1g-dev libnginx-mod-http-echo curl \
+                clang libclang-rt-14-dev wrk \
+                libtest-base-perl libtext-diff-perl libtest-longstring-perl \
+                libwww-perl libhttp-message-perl libipc-run-perl liburi-perl \
+                liblist-moreutils-perl nghttp2-client memcached
 
-# prove finds our Test::Nginx::Socket only where the real one is missing
-PROVE_INC    := $(shell perl -MTest::Nginx::Socket -e1 2>/dev/null \
-                  || echo -It/compat)
+# the real Test::Nginx (openresty/test-nginx): TEST_NGINX_LIB, else the copy
+# in ../shared beside this tree (or beside the tree a local clone came
+# from), else Perl's own path (cpanm Test::Nginx)
+TN_HERE      := $(abspath $(CURDIR)/../shared/test-nginx/lib)
+TN_ORIGIN    := $(abspath $(filter /%,$(CONF_ORIGIN))/../shared/test-nginx/lib)
+TEST_NGINX_LIB ?= $(patsubst %/Test/Nginx/Socket.pm,%, \
+                    $(firstword $(wildcard $(TN_HERE)/Test/Nginx/Socket.pm \
+                                           $(TN_ORIGIN)/Test/Nginx/Socket.pm)))
 
 TEST_ENV     := TEST_NGINX_BINARY=$(NGINX) \
                 TEST_NGINX_LOAD_MODULES="$(ECHO_MODULE) $(MODULE)" \
-                TEST_NGINX_FAIL_ON_ALERT=1 \
-                KOCHAVA_CONFORMANCE_DIR=$(CONFORMANCE)
+                KOCHAVA_CONFORMANCE_DIR=$(CONFORMANCE) \
+                PERL5LIB=$(TEST_NGINX_LIB)$${PERL5LIB:+:$$PERL5LIB}
 
 RUN_PREFIX   := $(BUILD)/run
 RUN_CONF     := $(CURDIR)/docs/examples/local.conf
@@ -78,7 +86,7 @@ VALGRIND     := valgrind -q --leak-check=full --errors-for-leak-kinds=definite -
 
 
 .PHONY: all deps module unit test test-sdk run stop clean fuzz fuzz-smoke \
-        test-asan test-valgrind test-reload test-dedup
+        test-asan test-valgrind test-reload test-dedup test-nginx-lib
 .PHONY: bench bench-core
 
 all: deps module
@@ -125,10 +133,19 @@ $(BUILD)/unit/%: tests/unit/%.c $(CORE_SRCS) $(HEADERS) tests/unit/tap.h
 	$(CC) $(CORE_CFLAGS) -Itests/unit -o $@ $< $(CORE_SRCS) $(CORE_LIBS)
 
 # the prove summary comes last: CI shows it
-test: all unit fuzz-smoke
+test: all unit fuzz-smoke test-nginx-lib
 	tests/dedup/run
-	$(TEST_ENV) prove $(PROVE_INC) $(UNIT_BINS) t/*.t tests/spool/spool.t \
-	    tests/e2e/outage.t tests/replay/run tests/examples/run
+	$(TEST_ENV) prove $(UNIT_BINS) t/*.t tests/runner/false-assertions.t \
+	    tests/spool/spool.t tests/e2e/outage.t tests/replay/run \
+	    tests/examples/run
+
+# the suites need the real Test::Nginx: say where to get it when it is not
+# to be found
+test-nginx-lib:
+	@$(TEST_ENV) perl -MTest::Nginx::Socket -le \
+	    'print "Test::Nginx: $$INC{q(Test/Nginx/Socket.pm)}"' 2>/dev/null \
+	|| { echo "Test::Nginx not found: install it (cpanm Test::Nginx)" \
+	          "or point TEST_NGINX_LIB at its lib/ directory" >&2; exit 1; }
 
 # de-duplication across 2 workers, a reload and the ttl (part of make test)
 test-dedup: all
@@ -180,10 +197,10 @@ test-asan: deps $(ASAN_BINS)
 
 # unit tests and every t/ suite with nginx under valgrind memcheck; the
 # runner fails a block on any error or definite leak
-test-valgrind: all unit
+test-valgrind: all unit test-nginx-lib
 	KOCHAVA_CONFORMANCE_DIR=$(CONFORMANCE) \
 	    prove --exec '$(VALGRIND)' $(UNIT_BINS)
-	$(TEST_ENV) TEST_NGINX_USE_VALGRIND=1 prove $(PROVE_INC) t/*.t
+	$(TEST_ENV) TEST_NGINX_USE_VALGRIND=1 prove t/*.t
 
 # real SDKs from npm against the "make run" edge (needs node and npm)
 test-sdk: run

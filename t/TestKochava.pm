@@ -5,8 +5,8 @@ package t::TestKochava;
 #     use lib '.';
 #     use t::TestKochava;
 #
-# It works under the real Test::Nginx::Socket and under t/compat's.  It adds
-# to every block:
+# It runs under the real Test::Nginx::Socket (openresty/test-nginx; the
+# Makefile finds it) and makes it stricter.  It adds to every block:
 #
 # - a recording mock upstream served by the echo module in the same server:
 #   /_mock/kochava, /_mock/identity (200 {"success":"1"}), /_mock/braze
@@ -20,7 +20,12 @@ package t::TestKochava;
 # - unless the block says "--- no_kochava_defaults", the module's usual pass
 #   locations: /_kochava/track -> /_mock/kochava, /_kochava/identity ->
 #   /_mock/identity, /_braze/track -> /_mock/braze;
-# - "--- no_error_log" of [alert] and [emerg] when the block has none;
+# - "--- no_error_log" of [alert], [crit] and [emerg] when the block has
+#   none (the runner itself only warns about them);
+# - a failure for a section no runner knows (a misspelt "--- respone_body"
+#   would otherwise be ignored) and for a pair of sections of which the
+#   runner checks only the first ("response_body" with "response_body_like",
+#   "response_headers" with "response_headers_like", ...);
 # - a plan (done_testing) when the test file declared none.
 #
 # and these sections, checked after the block's last request (of each
@@ -58,7 +63,12 @@ BEGIN {
 
 use Test::Nginx::Socket -Base;
 
+# which runner this is, in every suite's output
+Test::More::diag("Test::Nginx::Socket $Test::Nginx::Socket::VERSION from "
+                 . $INC{'Test/Nginx/Socket.pm'});
+
 use B ();
+use File::Path ();
 use JSON::PP ();
 use Time::HiRes ();
 
@@ -146,8 +156,60 @@ EOF
     return $out;
 }
 
+# --------------------------------------------------------------------------
+# strict sections
+
+# the sections the runner reads: every "$block->name" its source calls, so
+# a newer Test::Nginx brings its new sections along
+my %KnownSection = map { $_ => 1 } qw(ONLY SKIP LAST name);
+
+for my $mod ('Test/Nginx/Socket.pm', 'Test/Nginx/Util.pm') {
+    open my $in, '<', $INC{$mod} or die "cannot read $INC{$mod}: $!";
+    local $/;
+    my $src = <$in>;
+    $KnownSection{$1} = 1 while $src =~ /\$block->(\w+)/g;
+}
+
+# sections of this wrapper and of t::Metrics
+sub add_known_sections (@) {
+    $KnownSection{$_} = 1 for @_;
+}
+
+add_known_sections(qw(kochava kochava_identity braze spool
+                      upstream_requests_like no_kochava_defaults));
+
+# the runner checks the first of each group a block has and ignores the
+# others without a word
+my @ExclusiveSections = (
+    [qw(response_body response_body_eval response_body_like
+        response_body_unlike)],
+    [qw(response_headers response_headers_like)],
+);
+
+sub check_sections ($) {
+    my ($block) = @_;
+    my $name = $block->name;
+    my %has = map { $_ => 1 } @{$block->{_section_order}[0] || []};
+
+    for my $sec (sort keys %has) {
+        next if $KnownSection{$sec};
+        Test::More::fail("$name - unknown section --- $sec");
+    }
+    for my $group (@ExclusiveSections) {
+        my @present = grep { $has{$_} } @$group;
+        next if @present < 2;
+        Test::More::fail("$name - --- @present: the runner checks only"
+                         . " --- $present[0]; split the block");
+    }
+}
+
+# --------------------------------------------------------------------------
+# per block
+
 add_block_preprocessor(sub {
     my ($block) = @_;
+
+    check_sections($block);
 
     my $log = "logs/mock-$$-" . ++$MockSeq . ".jsonl";
     $block->set_value(kochava_mock_log => $log);
@@ -167,8 +229,12 @@ add_block_preprocessor(sub {
     $block->set_value(config => $config);
 
     if (!defined $block->no_error_log) {
-        $block->set_value(no_error_log => "[alert]\n[emerg]\n");
+        $block->set_value(no_error_log => "[alert]\n[crit]\n[emerg]\n");
     }
+
+    # the spool of "kochava_spool spool;" lives in the server root, which
+    # the runner removes (rmdir) before it starts nginx for this block
+    File::Path::remove_tree(server_root() . "/spool");
 });
 
 # a plan when the test file gave none

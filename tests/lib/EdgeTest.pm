@@ -10,7 +10,7 @@ use warnings;
 use Exporter 'import';
 use Time::HiRes qw(sleep time);
 
-our @EXPORT_OK = qw(nginx_cmd wait_for spool_files);
+our @EXPORT_OK = qw(nginx_cmd wait_for spool_files worker_user);
 
 my $NGINX = $ENV{NGINX} || '/usr/sbin/nginx';
 
@@ -25,6 +25,14 @@ sub nginx_cmd {
                     @args);
     open STDERR, '>&', $saved or die $!;
     return $rc;
+}
+
+# the "user" line of a test's nginx.conf: as root, the workers run as root
+# too (as Test::Nginx does), since the checkout may sit under a directory
+# that nobody else can enter (root's home, a mktemp -d folder) and the
+# workers must reach the prefix's spool, logs and temp files
+sub worker_user {
+    return $> == 0 ? "user root;" : "";
 }
 
 # polls $cond every 50 ms for at most $secs seconds; true once it held
