@@ -6,6 +6,8 @@
 #   make stop     stop it
 #   make test     unit tests, nginx-level tests and the conformance cases,
 #                 and tests/dedup/run (make test-dedup)
+#   make test-nginx-versions  the module built with nginx 1.24 ... 1.31 from
+#                 ../shared/nginx and Debian's 1.22: conformance + t/ subset
 #   make test-sdk real Segment SDKs (npm) against the "make run" edge
 #   make fuzz     libFuzzer targets over the core (FUZZ_SECONDS each)
 #   make test-asan, make test-valgrind
@@ -86,7 +88,8 @@ VALGRIND     := valgrind -q --leak-check=full --errors-for-leak-kinds=definite -
 
 
 .PHONY: all deps module unit test test-sdk run stop clean fuzz fuzz-smoke \
-        test-asan test-valgrind test-reload test-dedup test-nginx-lib
+        test-asan test-valgrind test-reload test-dedup test-nginx-lib \
+        test-nginx-versions
 .PHONY: bench bench-core
 
 all: deps module
@@ -146,6 +149,12 @@ test-nginx-lib:
 	    'print "Test::Nginx: $$INC{q(Test/Nginx/Socket.pm)}"' 2>/dev/null \
 	|| { echo "Test::Nginx not found: install it (cpanm Test::Nginx)" \
 	          "or point TEST_NGINX_LIB at its lib/ directory" >&2; exit 1; }
+
+# nginx itself built from each source in ../shared/nginx (or NGINX_SOURCES=
+# a list of tarballs) with the module, then Debian's: the conformance cases
+# and the fast subset of t/ on each; one line per version
+test-nginx-versions: all test-nginx-lib
+	$(TEST_ENV) tests/versions/run
 
 # de-duplication across 2 workers, a reload and the ttl (part of make test)
 test-dedup: all

@@ -23,6 +23,8 @@ use t::TestKochava;
 use Cwd ();
 use JSON::PP ();
 
+t::TestKochava::add_known_sections(qw(conformance_case));
+
 our @CASES;
 
 my $DIR = $ENV{KOCHAVA_CONFORMANCE_DIR} || '../shared/conformance';

@@ -22,7 +22,7 @@ my $port = ($ENV{TEST_NGINX_SERVER_PORT} || 1984) + 11;
 # set-up sections: they assert nothing themselves
 my %SETUP = map { $_ => 1 } qw(config http_config main_config request
     more_headers raw_request pipelined_requests timeout log_level wait
-    user_files no_kochava_defaults grep_error_log);
+    user_files no_kochava_defaults grep_error_log http2 init);
 
 # section => a block whose only false claim is that section
 my %FALSE = (
