@@ -45,7 +45,8 @@ static void replay_pass(const replay_conf_t *conf, replay_hold_t *holds,
 static int replay_batch(const replay_conf_t *conf, replay_file_t **files,
     size_t nfiles, replay_hold_t *holds, replay_stats_t *stats,
     replay_pass_t *pass);
-static void replay_due(replay_pass_t *pass, int64_t due_ms);
+static void replay_due(replay_pass_t *pass, const replay_hold_t *hold,
+    int64_t due_ms);
 static void replay_signal(int signo);
 
 
@@ -370,20 +371,21 @@ replay_batch(const replay_conf_t *conf, replay_file_t **files,
 
                 } else {
                     pass->retryable++;
-                    replay_due(pass, rec->not_before * 1000);
+                    replay_due(pass, &holds[rec->dest],
+                               rec->not_before * 1000);
                 }
                 break;
 
             case REPLAY_DEFERRED:
                 pass->remaining++;
                 pass->retryable++;
-                replay_due(pass, holds[rec->dest].until_ms);
+                replay_due(pass, &holds[rec->dest], 0);
                 break;
 
             case REPLAY_RETRY:
                 pass->remaining++;
                 pass->retryable++;
-                replay_due(pass, rec->retry_at_ms);
+                replay_due(pass, &holds[rec->dest], rec->retry_at_ms);
                 break;
 
             default:
@@ -404,9 +406,14 @@ replay_batch(const replay_conf_t *conf, replay_file_t **files,
 }
 
 
+/* a record is due at due_ms, and not before its destination's probe */
 static void
-replay_due(replay_pass_t *pass, int64_t due_ms)
+replay_due(replay_pass_t *pass, const replay_hold_t *hold, int64_t due_ms)
 {
+    if (hold->held && due_ms < hold->until_ms) {
+        due_ms = hold->until_ms;
+    }
+
     if (pass->next_due_ms == 0 || due_ms < pass->next_due_ms) {
         pass->next_due_ms = due_ms;
     }

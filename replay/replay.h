@@ -54,6 +54,7 @@ typedef struct {
     int64_t                   interval_ms;   /* daemon: poll */
     int64_t                   backoff_ms;    /* first delay */
     int64_t                   max_backoff_ms;
+    int64_t                   probe_interval_ms;  /* a held destination */
     int64_t                   once_wait_ms;  /* --once: longest sleep */
 } replay_conf_t;
 
@@ -103,11 +104,28 @@ struct replay_file_s {
 };
 
 
-/* per destination: held (not sent to) until a time, after failures */
+/*
+ * Per destination, a circuit breaker.  A retryable failure holds the
+ * destination: nothing is sent to it until until_ms; then one record, the
+ * probe, goes (half-open) while its other records wait for the answer.
+ * Any answer that is not retryable ends the hold; a failure holds it for
+ * another --probe-interval (at least the Retry-After).
+ */
 typedef struct {
-    int64_t                   until_ms;
-    unsigned                  failures;      /* consecutive */
+    int64_t                   until_ms;      /* held: the next probe */
+    unsigned                  failures;      /* in a row */
+    unsigned                  held:1;
+    unsigned                  probing:1;     /* the probe is in flight */
 } replay_hold_t;
+
+
+/* what a record of a destination may do now (replay_hold_check) */
+typedef enum {
+    REPLAY_HOLD_SEND = 0,    /* not held: sent */
+    REPLAY_HOLD_PROBE,       /* held, due: sent as the probe */
+    REPLAY_HOLD_WAIT,        /* a probe is in flight: wait for it */
+    REPLAY_HOLD_DEFER        /* held: not sent in this pass */
+} replay_hold_e;
 
 
 /* counters of the whole run: the progress line and the summary */
@@ -160,8 +178,11 @@ int replay_send(const replay_conf_t *conf, replay_record_t **recs,
 /* replay_backoff.c */
 void replay_backoff_seed(void);
 int64_t replay_backoff(const replay_conf_t *conf, unsigned failures);
+replay_hold_e replay_hold_check(replay_hold_t *hold, int64_t now_ms);
 void replay_hold_failed(const replay_conf_t *conf, replay_hold_t *hold,
-    int64_t now_ms, int64_t retry_after_ms);
+    kochava_dest_e dest, const char *error, int64_t now_ms,
+    int64_t retry_after_ms);
+void replay_hold_answered(replay_hold_t *hold, kochava_dest_e dest);
 int64_t replay_now_ms(void);
 void replay_sleep_ms(int64_t ms);
 

@@ -41,7 +41,8 @@ static const char  replay_help_text[] =
 "                   [--max-age DURATION] [--timeout DURATION]\n"
 "                   [--connect-timeout DURATION] [--interval DURATION]\n"
 "                   [--backoff DURATION] [--max-backoff DURATION]\n"
-"                   [--passes N] [--once-wait DURATION]\n"
+"                   [--probe-interval DURATION] [--passes N]\n"
+"                   [--once-wait DURATION]\n"
 "    kochava-replay --help\n"
 "\n"
 "DESCRIPTION\n"
@@ -92,6 +93,9 @@ static const char  replay_help_text[] =
 "    --backoff DURATION   the first back-off delay (1s); doubled after\n"
 "                         each failure up to --max-backoff (10m), each\n"
 "                         delay drawn between its half and itself\n"
+"    --probe-interval DURATION  a destination that failed retryably is\n"
+"                         held: one record is sent to it this often (at\n"
+"                         least its Retry-After) until it answers (5s)\n"
 "    --passes N           --once: passes at most (5)\n"
 "    --once-wait DURATION --once: longest sleep before a pass (30s)\n"
 "    -h, --help           this text\n"
@@ -135,7 +139,7 @@ replay_options(int argc, char **argv, replay_conf_t *conf)
         OPT_SPOOL = 256, OPT_KOCHAVA, OPT_IDENTITY, OPT_BRAZE, OPT_KEY,
         OPT_ONCE, OPT_CONCURRENCY, OPT_MAX_AGE, OPT_TIMEOUT, OPT_CONNECT,
         OPT_INTERVAL, OPT_BACKOFF, OPT_MAX_BACKOFF, OPT_PASSES,
-        OPT_ONCE_WAIT
+        OPT_ONCE_WAIT, OPT_PROBE_INTERVAL
     };
 
     static const struct option  options[] = {
@@ -154,6 +158,7 @@ replay_options(int argc, char **argv, replay_conf_t *conf)
         { "max-backoff", required_argument, NULL, OPT_MAX_BACKOFF },
         { "passes", required_argument, NULL, OPT_PASSES },
         { "once-wait", required_argument, NULL, OPT_ONCE_WAIT },
+        { "probe-interval", required_argument, NULL, OPT_PROBE_INTERVAL },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 }
     };
@@ -172,6 +177,7 @@ replay_options(int argc, char **argv, replay_conf_t *conf)
     conf->backoff_ms = 1000;
     conf->max_backoff_ms = 600000;
     conf->once_wait_ms = 30000;
+    conf->probe_interval_ms = 5000;
 
     opterr = 0;
 
@@ -247,6 +253,10 @@ replay_options(int argc, char **argv, replay_conf_t *conf)
             d = &conf->once_wait_ms;
             break;
 
+        case OPT_PROBE_INTERVAL:
+            d = &conf->probe_interval_ms;
+            break;
+
         case 'h':
             replay_help();
             return -1;
@@ -295,11 +305,12 @@ replay_options(int argc, char **argv, replay_conf_t *conf)
 
     if (conf->timeout_ms <= 0 || conf->connect_timeout_ms <= 0
         || conf->interval_ms <= 0 || conf->backoff_ms <= 0
+        || conf->probe_interval_ms <= 0
         || conf->max_backoff_ms < conf->backoff_ms)
     {
         fprintf(stderr, "kochava-replay: --timeout, --connect-timeout, "
-                "--interval and --backoff must be positive, --max-backoff "
-                "at least --backoff\n");
+                "--interval, --backoff and --probe-interval must be "
+                "positive, --max-backoff at least --backoff\n");
         return REPLAY_EXIT_USAGE;
     }
 

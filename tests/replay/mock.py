@@ -18,6 +18,11 @@ The script says how to answer:
 The first rule whose "match" occurs in the request body answers; its n-th
 request gets answers[n] (the last one repeats). An answer without "body"
 gets {"success":"1"}; "delay" (seconds) is waited before answering.
+
+    {"down_file": "/path/DOWN", "down": {"status": 503, "body": ""}}
+
+makes every request get "down" while the file /path/DOWN exists (an
+upstream that goes away and comes back).
 """
 
 import argparse
@@ -56,7 +61,12 @@ def main():
                 STATE["inflight"] += 1
                 inflight = STATE["inflight"]
                 answer = script.get("default", {})
-                for i, rule in enumerate(script.get("rules", [])):
+                rules = script.get("rules", [])
+                if ("down_file" in script
+                        and os.path.exists(script["down_file"])):
+                    answer = script.get("down", {"status": 503, "body": ""})
+                    rules = []
+                for i, rule in enumerate(rules):
                     if rule["match"].encode() in body:
                         k = STATE["counts"].get(i, 0)
                         STATE["counts"][i] = k + 1
