@@ -36,6 +36,8 @@ typedef struct {
     size_t                    unsendable;    /* no URL for their dest */
     int64_t                   next_due_ms;   /* earliest; 0: none */
     size_t                    errors;        /* files not committed */
+    size_t                    unreadable;    /* files not read: records
+                                                unknown, not "0 remain" */
     size_t                    unread;        /* files a signal left */
 } replay_pass_t;
 
@@ -79,6 +81,11 @@ main(int argc, char **argv)
     if (stat(conf.spool, &st) == -1 || !S_ISDIR(st.st_mode)) {
         replay_error("--spool %s: %s", conf.spool,
                      errno ? strerror(errno) : "not a directory");
+        replay_options_free(&conf);
+        return REPLAY_EXIT_USAGE;
+    }
+
+    if (replay_spool_owner(conf.spool, &st) != 0) {
         replay_options_free(&conf);
         return REPLAY_EXIT_USAGE;
     }
@@ -169,10 +176,16 @@ main(int argc, char **argv)
     replay_progress_end();
 
     replay_log("done: %zu record(s) read, %zu sent, %zu ok, %zu retry, "
-               "%zu dead, %zu torn line(s); %zu record(s) remain%s",
+               "%zu dead, %zu torn line(s); %zu record(s) remain%s%s",
                stats.records, stats.sent, stats.ok, stats.retry, stats.dead,
                stats.torn, pass.remaining,
+               pass.unreadable ? " in the files read" : "",
                replay_stop ? " (stopped by a signal)" : "");
+
+    if (pass.unreadable > 0) {
+        replay_log("%zu file(s) could not be read (errors above): their "
+                   "records are neither sent nor counted", pass.unreadable);
+    }
 
     if (pass.unread > 0) {
         replay_log("%zu file(s) not read: stopped by a signal", pass.unread);
@@ -187,7 +200,11 @@ main(int argc, char **argv)
     close(lock);
     replay_options_free(&conf);
 
-    if (pass.remaining > 0 || pass.errors > 0 || pass.unread > 0) {
+    if (pass.errors > 0 || pass.unreadable > 0) {
+        return REPLAY_EXIT_IO;
+    }
+
+    if (pass.remaining > 0 || pass.unread > 0) {
         return REPLAY_EXIT_REMAIN;
     }
 
@@ -241,7 +258,8 @@ replay_pass(const replay_conf_t *conf, replay_hold_t *holds,
 
             default:
                 stats->files_done++;
-                pass->errors++;
+                stats->unreadable++;
+                pass->unreadable++;
             }
 
             i++;
@@ -266,15 +284,19 @@ replay_pass(const replay_conf_t *conf, replay_hold_t *holds,
 
     replay_progress(stats, 1);
 
-    if (stats->records > before.records || stats->torn > before.torn) {
+    if (stats->records > before.records || stats->torn > before.torn
+        || pass->unreadable > 0)
+    {
         replay_log("pass: %zu file(s), %zu record(s): %zu sent, %zu ok, "
                    "%zu retry, %zu dead, %zu deferred, %zu torn; "
-                   "%zu remain",
+                   "%zu remain%s, %zu file(s) not read",
                    n, stats->records - before.records,
                    stats->sent - before.sent, stats->ok - before.ok,
                    stats->retry - before.retry, stats->dead - before.dead,
                    stats->deferred - before.deferred,
-                   stats->torn - before.torn, pass->remaining);
+                   stats->torn - before.torn, pass->remaining,
+                   pass->unreadable ? " in the files read" : "",
+                   pass->unreadable);
     }
 }
 

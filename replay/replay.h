@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <signal.h>
+#include <sys/stat.h>
 
 #include "kochava_core.h"
 
@@ -29,6 +30,7 @@
 #define REPLAY_EXIT_DONE     0     /* nothing retryable left */
 #define REPLAY_EXIT_REMAIN   1     /* records remain (or an I/O error) */
 #define REPLAY_EXIT_USAGE    2     /* usage or configuration error */
+#define REPLAY_EXIT_IO       3     /* a spool file not read or rewritten */
 
 #define REPLAY_DEAD_LETTER   "dead-letter.jsonl"
 #define REPLAY_LOCK          ".replay.lock"
@@ -140,6 +142,7 @@ typedef struct {
     size_t                    dead;
     size_t                    torn;
     size_t                    kept;          /* not due or not sendable */
+    size_t                    unreadable;    /* files not read */
     size_t                    errors;        /* I/O errors */
 } replay_stats_t;
 
@@ -159,6 +162,7 @@ char *replay_record_format(const replay_record_t *rec, int64_t now_ms,
 const char *replay_dest_label(kochava_dest_e dest);
 
 /* replay_spool.c */
+int replay_spool_owner(const char *dir, const struct stat *st);
 int replay_spool_lock(const char *dir);
 void replay_spool_clean(const char *dir);
 int replay_spool_list(const char *dir, char ***names, size_t *n);

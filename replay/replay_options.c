@@ -62,6 +62,8 @@ static const char  replay_help_text[] =
 "    being written) and dead-letter.jsonl are never read.  A torn line\n"
 "    (a crash while it was written) is logged and skipped, never sent.\n"
 "    DIR/.replay.lock (flock) keeps two replays off the same spool.\n"
+"    It runs only as the owner of DIR (nginx's workers' user), so that\n"
+"    what it writes stays readable to the next run.\n"
 "\n"
 "    Without --once it runs until SIGTERM or SIGINT, looking at DIR every\n"
 "    --interval.  On a terminal it shows one progress line; otherwise it\n"
@@ -107,9 +109,10 @@ static const char  replay_help_text[] =
 "    0  nothing retryable left: every record read was delivered or\n"
 "       dead-lettered (files closed meanwhile are left for the next run)\n"
 "    1  records remain in the spool (an upstream is down, a record is\n"
-"       not due yet, braze records without --braze-url), the lock is\n"
-"       held by another replay, or a file could not be rewritten\n"
-"    2  usage or configuration error\n"
+"       not due yet, braze records without --braze-url), or the lock is\n"
+"       held by another replay\n"
+"    2  usage or configuration error, or not run as the owner of DIR\n"
+"    3  a spool file could not be read or rewritten (the error names it)\n"
 "\n"
 "FILES\n"
 "    DIR/*.jsonl          closed spool files, read and rewritten\n"
@@ -119,9 +122,11 @@ static const char  replay_help_text[] =
 "    DIR/.replay-*.tmp    a rewrite in progress (removed if left over)\n"
 "\n"
 "EXAMPLES\n"
-"    kochava-replay --spool /var/spool/nginx-kochava --once\n"
+"    sudo -u www-data kochava-replay --spool /var/spool/nginx-kochava \\\n"
+"        --once\n"
 "\n"
-"    kochava-replay --spool /var/spool/nginx-kochava --once \\\n"
+"    sudo -u www-data kochava-replay --spool /var/spool/nginx-kochava \\\n"
+"        --once \\\n"
 "        --braze-url https://rest.iad-01.braze.com/users/track \\\n"
 "        --braze-key-file /etc/nginx/braze.key --max-age 48h\n"
 "\n"
@@ -131,7 +136,7 @@ static const char  replay_help_text[] =
 int
 replay_options(int argc, char **argv, replay_conf_t *conf)
 {
-    int       c;
+    int       c, idx;
     long      n;
     int64_t  *d;
 
@@ -181,7 +186,13 @@ replay_options(int argc, char **argv, replay_conf_t *conf)
 
     opterr = 0;
 
-    while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+    for ( ;; ) {
+        idx = -1;
+        c = getopt_long(argc, argv, "h", options, &idx);
+
+        if (c == -1) {
+            break;
+        }
 
         d = NULL;
 
@@ -274,9 +285,10 @@ replay_options(int argc, char **argv, replay_conf_t *conf)
             return REPLAY_EXIT_USAGE;
         }
 
+        /* the option's name, also when its value was a separate word */
         if (d != NULL && replay_duration(optarg, d) != 0) {
-            fprintf(stderr, "kochava-replay: %s: not a duration: \"%s\"\n",
-                    argv[optind - 1], optarg);
+            fprintf(stderr, "kochava-replay: --%s: not a duration: "
+                    "\"%s\"\n", options[idx].name, optarg);
             return REPLAY_EXIT_USAGE;
         }
     }

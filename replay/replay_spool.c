@@ -21,6 +21,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,9 +38,38 @@ static int replay_dead_letter(const char *dir, replay_file_t *file,
     int64_t now_ms);
 static int replay_sync_dir(const char *dir);
 static char *replay_path(const char *dir, const char *name);
+static const char *replay_user(uid_t uid, char *buf, size_t len);
 
 
 static unsigned  replay_tmp_seq;
+
+
+/*
+ * The replay runs as the spool's owner, nginx's worker user: the files it
+ * rewrites, the dead letter file and the lock are created by it, and a
+ * run as root would leave root's files that the next run as that user
+ * (the timer) cannot read or replace.  Returns 0, or -1 said on stderr.
+ */
+int
+replay_spool_owner(const char *dir, const struct stat *st)
+{
+    char  owner[64], self[64];
+
+    if (st->st_uid == geteuid()) {
+        return 0;
+    }
+
+    replay_user(st->st_uid, owner, sizeof(owner));
+    replay_user(geteuid(), self, sizeof(self));
+
+    replay_error("--spool %s belongs to %s, and this is %s: the files it "
+                 "would write would be %s's, which %s could not read or "
+                 "replace; run it as the spool's owner: sudo -u %s "
+                 "kochava-replay ...", dir, owner, self, self, owner,
+                 owner);
+
+    return -1;
+}
 
 
 /* returns the lock's descriptor (kept open), -1 when held, -2 on error */
@@ -57,7 +87,9 @@ replay_spool_lock(const char *dir)
     fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 
     if (fd == -1) {
-        replay_error("%s: %s", path, strerror(errno));
+        replay_error("%s: %s%s", path, strerror(errno),
+                     errno == EACCES ? " (left by a run as another user? "
+                     "remove it)" : "");
         free(path);
         return -2;
     }
@@ -227,15 +259,31 @@ replay_spool_read(const char *dir, const char *name, replay_file_t **file,
     }
 
     fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    free(path);
 
     if (fd == -1) {
-        if (errno == ENOENT) {
+        rc = errno;
+
+        if (rc == ENOENT) {
+            free(path);
             return 1;
         }
-        replay_error("%s: %s", name, strerror(errno));
+
+        if (rc == EACCES && lstat(path, &st) == 0) {
+            replay_error("%s: %s (owner %s, mode %04o): its records are "
+                         "not read", name, strerror(rc),
+                         replay_user(st.st_uid, err, sizeof(err)),
+                         (unsigned) (st.st_mode & 07777));
+
+        } else {
+            replay_error("%s: %s: its records are not read", name,
+                         strerror(rc));
+        }
+
+        free(path);
         return -1;
     }
+
+    free(path);
 
     f = calloc(1, sizeof(replay_file_t));
     if (f == NULL || fstat(fd, &st) == -1) {
@@ -639,6 +687,25 @@ replay_path(const char *dir, const char *name)
     memcpy(path + dlen + 1, name, nlen + 1);
 
     return path;
+}
+
+
+/* a user's name, or its number */
+static const char *
+replay_user(uid_t uid, char *buf, size_t len)
+{
+    struct passwd  *pw;
+
+    pw = getpwuid(uid);
+
+    if (pw != NULL) {
+        snprintf(buf, len, "%s", pw->pw_name);
+
+    } else {
+        snprintf(buf, len, "uid %ld", (long) uid);
+    }
+
+    return buf;
 }
 
 
