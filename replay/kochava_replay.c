@@ -47,6 +47,8 @@ static void replay_pass(const replay_conf_t *conf, replay_hold_t *holds,
 static int replay_batch(const replay_conf_t *conf, replay_file_t **files,
     size_t nfiles, replay_hold_t *holds, replay_stats_t *stats,
     replay_pass_t *pass);
+static void replay_commit(const replay_conf_t *conf, replay_file_t **files,
+    size_t nfiles, replay_pass_t *pass);
 static void replay_due(replay_pass_t *pass, const replay_hold_t *hold,
     int64_t due_ms);
 static void replay_signal(int signo);
@@ -301,14 +303,18 @@ replay_pass(const replay_conf_t *conf, replay_hold_t *holds,
 }
 
 
-/* sends the due records of a batch of files and commits each file */
+/*
+ * Sends the due records of a batch of files, --commit-every at a time,
+ * committing the files of each group before the next one is started (a
+ * crash re-sends at most one group), then commits each file.
+ */
 static int
 replay_batch(const replay_conf_t *conf, replay_file_t **files,
     size_t nfiles, replay_hold_t *holds, replay_stats_t *stats,
     replay_pass_t *pass)
 {
     int                rc;
-    size_t             f, i, nsend, total;
+    size_t             f, i, nsend, total, c, m;
     int64_t            now;
     replay_record_t   *rec, **send;
 
@@ -339,10 +345,15 @@ replay_batch(const replay_conf_t *conf, replay_file_t **files,
                 continue;
             }
 
+            if (rec->state != REPLAY_KEEP) {
+                continue;
+            }
+
             if (conf->max_age_ms > 0
                 && rec->first_failed < (now - conf->max_age_ms) / 1000)
             {
                 rec->state = REPLAY_DEAD_AGE;
+                files[f]->dirty = 1;
                 stats->dead++;
                 replay_log("%s: line %zu: first failed %lld s ago, more "
                            "than --max-age: dead letter", files[f]->name,
@@ -357,15 +368,38 @@ replay_batch(const replay_conf_t *conf, replay_file_t **files,
                 continue;
             }
 
-            rec->state = REPLAY_SEND;
             send[nsend++] = rec;
         }
     }
 
     rc = 0;
 
-    if (nsend > 0 && replay_send(conf, send, nsend, holds, stats) != 0) {
-        rc = -1;
+    for (c = 0; c < nsend && !replay_stop; c += m) {
+        m = nsend - c;
+
+        if (m > (size_t) conf->commit_every) {
+            m = conf->commit_every;
+        }
+
+        for (i = c; i < c + m; i++) {
+            send[i]->state = REPLAY_SEND;
+            send[i]->file->dirty = 1;
+        }
+
+        if (replay_send(conf, send + c, m, holds, stats) != 0) {
+            rc = -1;
+        }
+
+        for (i = c; i < c + m; i++) {
+            if (send[i]->state == REPLAY_SEND) {
+                /* libcurl failed us: left as it was */
+                send[i]->state = REPLAY_KEEP;
+            }
+        }
+
+        if (c + m < nsend) {
+            replay_commit(conf, files, nfiles, pass);
+        }
     }
 
     free(send);
@@ -378,11 +412,6 @@ replay_batch(const replay_conf_t *conf, replay_file_t **files,
             rec = &files[f]->records[i];
 
             switch (rec->state) {
-
-            case REPLAY_SEND:
-                /* libcurl failed us: left as it was */
-                rec->state = REPLAY_KEEP;
-                /* fall through */
 
             case REPLAY_KEEP:
                 pass->remaining++;
@@ -414,17 +443,35 @@ replay_batch(const replay_conf_t *conf, replay_file_t **files,
                 break;
             }
         }
+    }
 
-        if (replay_spool_commit(conf->spool, files[f], now) != 0) {
-            pass->errors++;
-        }
+    replay_commit(conf, files, nfiles, pass);
 
+    for (f = 0; f < nfiles; f++) {
         stats->files_done++;
         replay_progress(stats, 0);
         replay_spool_file_free(files[f]);
     }
 
     return rc;
+}
+
+
+/* the files of a batch that changed since they were last committed */
+static void
+replay_commit(const replay_conf_t *conf, replay_file_t **files,
+    size_t nfiles, replay_pass_t *pass)
+{
+    size_t  f;
+
+    for (f = 0; f < nfiles; f++) {
+        if (files[f]->dirty && !files[f]->failed
+            && replay_spool_commit(conf->spool, files[f], replay_now_ms())
+               != 0)
+        {
+            pass->errors++;
+        }
+    }
 }
 
 

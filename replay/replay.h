@@ -58,6 +58,9 @@ typedef struct {
     int64_t                   max_backoff_ms;
     int64_t                   probe_interval_ms;  /* a held destination */
     int64_t                   once_wait_ms;  /* --once: longest sleep */
+    long                      commit_every;  /* records sent between two
+                                                commits: a crash re-sends
+                                                at most that many */
 } replay_conf_t;
 
 
@@ -70,7 +73,9 @@ typedef enum {
     REPLAY_DEFERRED,         /* its destination is held: kept as it is */
     REPLAY_DEAD,             /* permanent failure: dead letter */
     REPLAY_DEAD_AGE,         /* older than --max-age: dead letter */
-    REPLAY_DEAD_INVALID      /* valid JSON but no record: dead letter */
+    REPLAY_DEAD_INVALID,     /* valid JSON but no record: dead letter */
+    REPLAY_GONE              /* delivered or dead, committed: no longer
+                                in the file */
 } replay_state_e;
 
 
@@ -103,6 +108,9 @@ struct replay_file_s {
     replay_record_t          *records;
     size_t                    nrecords;
     size_t                    torn;          /* lines skipped */
+    unsigned                  dirty:1;       /* to be rewritten */
+    unsigned                  failed:1;      /* a commit failed: not
+                                                tried again this pass */
 };
 
 

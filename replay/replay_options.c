@@ -42,7 +42,7 @@ static const char  replay_help_text[] =
 "                   [--connect-timeout DURATION] [--interval DURATION]\n"
 "                   [--backoff DURATION] [--max-backoff DURATION]\n"
 "                   [--probe-interval DURATION] [--passes N]\n"
-"                   [--once-wait DURATION]\n"
+"                   [--once-wait DURATION] [--commit-every N]\n"
 "    kochava-replay --help\n"
 "\n"
 "DESCRIPTION\n"
@@ -98,6 +98,8 @@ static const char  replay_help_text[] =
 "    --probe-interval DURATION  a destination that failed retryably is\n"
 "                         held: one record is sent to it this often (at\n"
 "                         least its Retry-After) until it answers (5s)\n"
+"    --commit-every N     a file is rewritten after every N records sent\n"
+"                         (1000): a crash re-sends at most N records\n"
 "    --passes N           --once: passes at most (5)\n"
 "    --once-wait DURATION --once: longest sleep before a pass (30s)\n"
 "    -h, --help           this text\n"
@@ -144,7 +146,7 @@ replay_options(int argc, char **argv, replay_conf_t *conf)
         OPT_SPOOL = 256, OPT_KOCHAVA, OPT_IDENTITY, OPT_BRAZE, OPT_KEY,
         OPT_ONCE, OPT_CONCURRENCY, OPT_MAX_AGE, OPT_TIMEOUT, OPT_CONNECT,
         OPT_INTERVAL, OPT_BACKOFF, OPT_MAX_BACKOFF, OPT_PASSES,
-        OPT_ONCE_WAIT, OPT_PROBE_INTERVAL
+        OPT_ONCE_WAIT, OPT_PROBE_INTERVAL, OPT_COMMIT_EVERY
     };
 
     static const struct option  options[] = {
@@ -164,6 +166,7 @@ replay_options(int argc, char **argv, replay_conf_t *conf)
         { "passes", required_argument, NULL, OPT_PASSES },
         { "once-wait", required_argument, NULL, OPT_ONCE_WAIT },
         { "probe-interval", required_argument, NULL, OPT_PROBE_INTERVAL },
+        { "commit-every", required_argument, NULL, OPT_COMMIT_EVERY },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 }
     };
@@ -183,6 +186,7 @@ replay_options(int argc, char **argv, replay_conf_t *conf)
     conf->max_backoff_ms = 600000;
     conf->once_wait_ms = 30000;
     conf->probe_interval_ms = 5000;
+    conf->commit_every = 1000;
 
     opterr = 0;
 
@@ -227,6 +231,15 @@ replay_options(int argc, char **argv, replay_conf_t *conf)
                 return REPLAY_EXIT_USAGE;
             }
             conf->concurrency = n;
+            break;
+
+        case OPT_COMMIT_EVERY:
+            if (replay_number("--commit-every", optarg, 1, 1000000000, &n)
+                != 0)
+            {
+                return REPLAY_EXIT_USAGE;
+            }
+            conf->commit_every = n;
             break;
 
         case OPT_PASSES:

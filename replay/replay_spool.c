@@ -12,6 +12,10 @@
  *      fsync()ed and renamed over the file (or the file is removed when
  *      nothing stays), then the directory is fsync()ed.
  *
+ * A file is committed after every --commit-every records sent (the pass
+ * calls it again as its records go out), so delivered records leave the
+ * file in steps: records not sent yet are written back unchanged.
+ *
  * A crash before 2 leaves the file as it was: its delivered records are
  * sent again, its dead ones may be appended twice (at-least-once).  No
  * record is ever only in memory.
@@ -37,6 +41,7 @@ static int replay_write_all(int fd, const char *p, size_t len);
 static int replay_dead_letter(const char *dir, replay_file_t *file,
     int64_t now_ms);
 static int replay_sync_dir(const char *dir);
+static void replay_spool_committed(replay_file_t *file);
 static char *replay_path(const char *dir, const char *name);
 static const char *replay_user(uid_t uid, char *buf, size_t len);
 
@@ -366,12 +371,24 @@ replay_spool_read(const char *dir, const char *name, replay_file_t **file,
 
         if (rc == 1) {
             rec->state = REPLAY_DEAD_INVALID;
+            f->dirty = 1;
             err[REPLAY_ERROR_LEN - 1] = '\0';
             memcpy(rec->error, err, REPLAY_ERROR_LEN);
         }
 
         f->nrecords++;
         stats->records++;
+    }
+
+    /*
+     * Every reader of a spool file (a pass, --list) comes here: a record
+     * already settled in the file itself (delivered, marked done) is to
+     * be set REPLAY_GONE here, with f->dirty so that a rewrite drops it;
+     * neither a pass nor --list looks at a REPLAY_GONE record.
+     */
+
+    if (f->torn > 0) {
+        f->dirty = 1;
     }
 
     *file = f;
@@ -400,32 +417,33 @@ failed:
 int
 replay_spool_commit(const char *dir, replay_file_t *file, int64_t now_ms)
 {
-    int               fd, changed, keep;
+    int               fd, keep;
     char             *path, *tmp, name[64], *line;
     size_t            i, len;
     replay_record_t  *rec;
 
-    changed = (file->torn > 0);
+    if (!file->dirty || file->failed) {
+        return 0;
+    }
+
     keep = 0;
 
     for (i = 0; i < file->nrecords; i++) {
         switch (file->records[i].state) {
         case REPLAY_KEEP:
         case REPLAY_DEFERRED:
-            keep = 1;
-            break;
         case REPLAY_RETRY:
+        case REPLAY_SEND:
             keep = 1;
-            changed = 1;
             break;
         default:
-            changed = 1;
+            break;
         }
     }
 
-    if (!changed) {
-        return 0;
-    }
+    /* once its dead letters are appended, a failure must not append
+       them again in this pass */
+    file->failed = 1;
 
     if (replay_dead_letter(dir, file, now_ms) != 0) {
         return -1;
@@ -445,7 +463,13 @@ replay_spool_commit(const char *dir, replay_file_t *file, int64_t now_ms)
 
         free(path);
 
-        return replay_sync_dir(dir);
+        if (replay_sync_dir(dir) != 0) {
+            return -1;
+        }
+
+        replay_spool_committed(file);
+
+        return 0;
     }
 
     snprintf(name, sizeof(name), REPLAY_TMP_PREFIX "%ld-%u.tmp",
@@ -470,6 +494,7 @@ replay_spool_commit(const char *dir, replay_file_t *file, int64_t now_ms)
 
         case REPLAY_KEEP:
         case REPLAY_DEFERRED:
+        case REPLAY_SEND:
             if (replay_write_all(fd, rec->line, rec->len + 1) != 0) {
                 goto failed_write;
             }
@@ -513,7 +538,13 @@ replay_spool_commit(const char *dir, replay_file_t *file, int64_t now_ms)
     free(tmp);
     free(path);
 
-    return replay_sync_dir(dir);
+    if (replay_sync_dir(dir) != 0) {
+        return -1;
+    }
+
+    replay_spool_committed(file);
+
+    return 0;
 
 failed_write:
 
@@ -531,6 +562,34 @@ failed:
     free(path);
 
     return -1;
+}
+
+
+/* what is on disk now: the delivered and the dead are gone from it */
+static void
+replay_spool_committed(replay_file_t *file)
+{
+    size_t            i;
+    replay_record_t  *rec;
+
+    for (i = 0; i < file->nrecords; i++) {
+        rec = &file->records[i];
+
+        switch (rec->state) {
+        case REPLAY_OK:
+        case REPLAY_DEAD:
+        case REPLAY_DEAD_AGE:
+        case REPLAY_DEAD_INVALID:
+            rec->state = REPLAY_GONE;
+            break;
+        default:
+            break;
+        }
+    }
+
+    file->torn = 0;
+    file->dirty = 0;
+    file->failed = 0;
 }
 
 
