@@ -17,7 +17,15 @@
 #include <unistd.h>
 #include <sys/stat.h>
 
+#include <curl/curl.h>
+#include <jansson.h>
+
 #include "replay.h"
+
+
+#ifndef REPLAY_VERSION
+#define REPLAY_VERSION  "unknown"    /* the Makefile sets it */
+#endif
 
 
 static int replay_url(const char *opt, const char *url);
@@ -25,6 +33,7 @@ static int replay_number(const char *opt, const char *text, long min,
     long max, long *n);
 static int replay_read_key(replay_conf_t *conf);
 static void replay_help(void);
+static void replay_version(void);
 
 
 #define REPLAY_KEY_MAX  4096
@@ -43,7 +52,7 @@ static const char  replay_help_text[] =
 "                   [--backoff DURATION] [--max-backoff DURATION]\n"
 "                   [--probe-interval DURATION] [--passes N]\n"
 "                   [--once-wait DURATION] [--commit-every N]\n"
-"    kochava-replay --help\n"
+"    kochava-replay --help | --version\n"
 "\n"
 "DESCRIPTION\n"
 "    Reads the closed spool files (DIR/*.jsonl) that the nginx module\n"
@@ -103,6 +112,8 @@ static const char  replay_help_text[] =
 "    --passes N           --once: passes at most (5)\n"
 "    --once-wait DURATION --once: longest sleep before a pass (30s)\n"
 "    -h, --help           this text\n"
+"    --version            the version (debian/changelog's), and\n"
+"                         libcurl's and jansson's\n"
 "\n"
 "    A DURATION is a number with a unit: ms, s, m, h or d (\"72h\");\n"
 "    a bare number is seconds.\n"
@@ -146,7 +157,7 @@ replay_options(int argc, char **argv, replay_conf_t *conf)
         OPT_SPOOL = 256, OPT_KOCHAVA, OPT_IDENTITY, OPT_BRAZE, OPT_KEY,
         OPT_ONCE, OPT_CONCURRENCY, OPT_MAX_AGE, OPT_TIMEOUT, OPT_CONNECT,
         OPT_INTERVAL, OPT_BACKOFF, OPT_MAX_BACKOFF, OPT_PASSES,
-        OPT_ONCE_WAIT, OPT_PROBE_INTERVAL, OPT_COMMIT_EVERY
+        OPT_ONCE_WAIT, OPT_PROBE_INTERVAL, OPT_COMMIT_EVERY, OPT_VERSION
     };
 
     static const struct option  options[] = {
@@ -168,6 +179,7 @@ replay_options(int argc, char **argv, replay_conf_t *conf)
         { "probe-interval", required_argument, NULL, OPT_PROBE_INTERVAL },
         { "commit-every", required_argument, NULL, OPT_COMMIT_EVERY },
         { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, OPT_VERSION },
         { NULL, 0, NULL, 0 }
     };
 
@@ -283,6 +295,10 @@ replay_options(int argc, char **argv, replay_conf_t *conf)
 
         case 'h':
             replay_help();
+            return -1;
+
+        case OPT_VERSION:
+            replay_version();
             return -1;
 
         default:
@@ -521,4 +537,16 @@ static void
 replay_help(void)
 {
     fputs(replay_help_text, stdout);
+}
+
+
+static void
+replay_version(void)
+{
+    curl_version_info_data  *curl;
+
+    curl = curl_version_info(CURLVERSION_NOW);
+
+    printf("kochava-replay " REPLAY_VERSION " (ngx_kochava_module; "
+           "libcurl %s, jansson %s)\n", curl->version, jansson_version_str());
 }
