@@ -78,13 +78,20 @@ main(int argc, char **argv)
     }
 
     conf.tty = isatty(STDOUT_FILENO);
-    replay_log_init(conf.tty);
+    replay_log_init(conf.tty, conf.list);
 
     if (stat(conf.spool, &st) == -1 || !S_ISDIR(st.st_mode)) {
         replay_error("--spool %s: %s", conf.spool,
                      errno ? strerror(errno) : "not a directory");
         replay_options_free(&conf);
         return REPLAY_EXIT_USAGE;
+    }
+
+    if (conf.list) {
+        /* reads only: no lock, no owner needed */
+        rc = replay_list(&conf);
+        replay_options_free(&conf);
+        return rc;
     }
 
     if (replay_spool_owner(conf.spool, &st) != 0) {

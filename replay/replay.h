@@ -12,6 +12,7 @@
  *   replay_sender.c    libcurl multi: send, judge the answers
  *   replay_backoff.c   exponential back-off with jitter, holds
  *   replay_log.c       progress line (terminal) or log lines
+ *   replay_list.c      --list: what the spool holds, read only
  */
 
 
@@ -46,6 +47,7 @@ typedef struct {
     char                     *auth_header;   /* "Authorization: Bearer " */
 
     unsigned                  once:1;
+    unsigned                  list:1;        /* --list: read only */
     unsigned                  tty:1;         /* stdout is a terminal */
 
     long                      concurrency;
@@ -173,6 +175,7 @@ const char *replay_dest_label(kochava_dest_e dest);
 int replay_spool_owner(const char *dir, const struct stat *st);
 int replay_spool_lock(const char *dir);
 void replay_spool_clean(const char *dir);
+size_t replay_spool_writing(const char *dir);
 int replay_spool_list(const char *dir, char ***names, size_t *n);
 void replay_spool_names_free(char **names, size_t n);
 int replay_spool_read(const char *dir, const char *name,
@@ -198,8 +201,11 @@ void replay_hold_answered(replay_hold_t *hold, kochava_dest_e dest);
 int64_t replay_now_ms(void);
 void replay_sleep_ms(int64_t ms);
 
+/* replay_list.c */
+int replay_list(const replay_conf_t *conf);
+
 /* replay_log.c */
-void replay_log_init(int tty);
+void replay_log_init(int tty, int to_stderr);
 void replay_log(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)));
 void replay_error(const char *fmt, ...)

@@ -52,6 +52,7 @@ static const char  replay_help_text[] =
 "                   [--backoff DURATION] [--max-backoff DURATION]\n"
 "                   [--probe-interval DURATION] [--passes N]\n"
 "                   [--once-wait DURATION] [--commit-every N]\n"
+"    kochava-replay --spool DIR --list [--max-age DURATION]\n"
 "    kochava-replay --help | --version\n"
 "\n"
 "DESCRIPTION\n"
@@ -111,6 +112,12 @@ static const char  replay_help_text[] =
 "                         (1000): a crash re-sends at most N records\n"
 "    --passes N           --once: passes at most (5)\n"
 "    --once-wait DURATION --once: longest sleep before a pass (30s)\n"
+"    --list               print what DIR holds and exit, changing\n"
+"                         nothing: records by destination (due, later,\n"
+"                         age since first_failed; \"expired\": older than\n"
+"                         --max-age) and by last_error, dead letters by\n"
+"                         destination, reason and last_error; any user\n"
+"                         who can read DIR may run it\n"
 "    -h, --help           this text\n"
 "    --version            the version (debian/changelog's), and\n"
 "                         libcurl's and jansson's\n"
@@ -157,7 +164,8 @@ replay_options(int argc, char **argv, replay_conf_t *conf)
         OPT_SPOOL = 256, OPT_KOCHAVA, OPT_IDENTITY, OPT_BRAZE, OPT_KEY,
         OPT_ONCE, OPT_CONCURRENCY, OPT_MAX_AGE, OPT_TIMEOUT, OPT_CONNECT,
         OPT_INTERVAL, OPT_BACKOFF, OPT_MAX_BACKOFF, OPT_PASSES,
-        OPT_ONCE_WAIT, OPT_PROBE_INTERVAL, OPT_COMMIT_EVERY, OPT_VERSION
+        OPT_ONCE_WAIT, OPT_PROBE_INTERVAL, OPT_COMMIT_EVERY, OPT_VERSION,
+        OPT_LIST
     };
 
     static const struct option  options[] = {
@@ -167,6 +175,7 @@ replay_options(int argc, char **argv, replay_conf_t *conf)
         { "braze-url", required_argument, NULL, OPT_BRAZE },
         { "braze-key-file", required_argument, NULL, OPT_KEY },
         { "once", no_argument, NULL, OPT_ONCE },
+        { "list", no_argument, NULL, OPT_LIST },
         { "concurrency", required_argument, NULL, OPT_CONCURRENCY },
         { "max-age", required_argument, NULL, OPT_MAX_AGE },
         { "timeout", required_argument, NULL, OPT_TIMEOUT },
@@ -236,6 +245,10 @@ replay_options(int argc, char **argv, replay_conf_t *conf)
 
         case OPT_ONCE:
             conf->once = 1;
+            break;
+
+        case OPT_LIST:
+            conf->list = 1;
             break;
 
         case OPT_CONCURRENCY:

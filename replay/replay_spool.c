@@ -42,6 +42,12 @@ static int replay_dead_letter(const char *dir, replay_file_t *file,
     int64_t now_ms);
 static int replay_sync_dir(const char *dir);
 static void replay_spool_committed(replay_file_t *file);
+static void replay_spool_scan(const char *dir, const char *prefix,
+    const char *suffix, void (*handler)(const char *dir, const char *name,
+    void *data), void *data);
+static void replay_spool_unlink(const char *dir, const char *name,
+    void *data);
+static void replay_spool_one(const char *dir, const char *name, void *data);
 static char *replay_path(const char *dir, const char *name);
 static const char *replay_user(uid_t uid, char *buf, size_t len);
 
@@ -114,9 +120,32 @@ replay_spool_lock(const char *dir)
 void
 replay_spool_clean(const char *dir)
 {
+    replay_spool_scan(dir, REPLAY_TMP_PREFIX, ".tmp", replay_spool_unlink,
+                      NULL);
+}
+
+
+/* the files nginx is still writing (*.jsonl.part): counted, not opened */
+size_t
+replay_spool_writing(const char *dir)
+{
+    size_t  n;
+
+    n = 0;
+    replay_spool_scan(dir, "", ".jsonl.part", replay_spool_one, &n);
+
+    return n;
+}
+
+
+/* calls handler for each name in dir with that prefix and suffix */
+static void
+replay_spool_scan(const char *dir, const char *prefix, const char *suffix,
+    void (*handler)(const char *dir, const char *name, void *data),
+    void *data)
+{
     DIR            *d;
-    char           *path;
-    size_t          len;
+    size_t          len, plen, slen;
     struct dirent  *de;
 
     d = opendir(dir);
@@ -124,27 +153,46 @@ replay_spool_clean(const char *dir)
         return;
     }
 
+    plen = strlen(prefix);
+    slen = strlen(suffix);
+
     while ((de = readdir(d)) != NULL) {
         len = strlen(de->d_name);
 
-        if (strncmp(de->d_name, REPLAY_TMP_PREFIX,
-                    sizeof(REPLAY_TMP_PREFIX) - 1) != 0
-            || len < 4 || strcmp(de->d_name + len - 4, ".tmp") != 0)
+        if (len > plen + slen
+            && strncmp(de->d_name, prefix, plen) == 0
+            && strcmp(de->d_name + len - slen, suffix) == 0)
         {
-            continue;
-        }
-
-        path = replay_path(dir, de->d_name);
-        if (path != NULL) {
-            if (unlink(path) == 0) {
-                replay_log("removed %s, left by an interrupted replay",
-                           de->d_name);
-            }
-            free(path);
+            handler(dir, de->d_name, data);
         }
     }
 
     closedir(d);
+}
+
+
+static void
+replay_spool_unlink(const char *dir, const char *name, void *data)
+{
+    char  *path;
+
+    path = replay_path(dir, name);
+    if (path == NULL) {
+        return;
+    }
+
+    if (unlink(path) == 0) {
+        replay_log("removed %s, left by an interrupted replay", name);
+    }
+
+    free(path);
+}
+
+
+static void
+replay_spool_one(const char *dir, const char *name, void *data)
+{
+    (*(size_t *) data)++;
 }
 
 
