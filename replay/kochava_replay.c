@@ -390,7 +390,6 @@ replay_batch(const replay_conf_t *conf, replay_file_t **files,
 
         for (i = c; i < c + m; i++) {
             send[i]->state = REPLAY_SEND;
-            send[i]->file->dirty = 1;
         }
 
         if (replay_send(conf, send + c, m, holds, stats) != 0) {
@@ -398,9 +397,19 @@ replay_batch(const replay_conf_t *conf, replay_file_t **files,
         }
 
         for (i = c; i < c + m; i++) {
-            if (send[i]->state == REPLAY_SEND) {
+            switch (send[i]->state) {
+
+            case REPLAY_SEND:
                 /* libcurl failed us: left as it was */
                 send[i]->state = REPLAY_KEEP;
+                break;
+
+            case REPLAY_DEFERRED:
+                /* unchanged: a held destination rewrites nothing */
+                break;
+
+            default:
+                send[i]->file->dirty = 1;
             }
         }
 
