@@ -267,7 +267,6 @@ replay_pass(const replay_conf_t *conf, replay_hold_t *holds,
 
             default:
                 stats->files_done++;
-                stats->unreadable++;
                 pass->unreadable++;
             }
 

@@ -152,7 +152,6 @@ typedef struct {
     size_t                    dead;
     size_t                    torn;
     size_t                    kept;          /* not due or not sendable */
-    size_t                    unreadable;    /* files not read */
     size_t                    errors;        /* I/O errors */
 } replay_stats_t;
 
