@@ -269,6 +269,9 @@ clean: stop
 # self-contained: "all" and "test" gain a prerequisite, nothing else changes
 REPLAY       := $(BUILD)/kochava-replay
 REPLAY_SRCS  := $(wildcard replay/*.c)
+# --version: debian/changelog's upstream version, its one home (as the
+# man pages' @VERSION@ in debian/rules)
+REPLAY_VERSION := $(shell sed -n '1{s/^[^(]*(\([^)]*\)).*/\1/;s/^[0-9]*://;s/-[^-]*$$//;p}' debian/changelog)
 DEB_PACKAGES += python3 valgrind
 
 .PHONY: replay test-replay test-replay-valgrind
@@ -277,10 +280,11 @@ all: replay
 
 replay: deps $(REPLAY)
 
-$(REPLAY): $(REPLAY_SRCS) replay/replay.h $(CORE_SRCS) $(HEADERS)
+$(REPLAY): $(REPLAY_SRCS) replay/replay.h $(CORE_SRCS) $(HEADERS) \
+          debian/changelog
 	@mkdir -p $(BUILD)
-	$(CC) $(CORE_CFLAGS) -Ireplay -o $@ $(REPLAY_SRCS) $(CORE_SRCS) \
-	    $(CORE_LIBS) -lcurl
+	$(CC) $(CORE_CFLAGS) -Ireplay -DREPLAY_VERSION='"$(REPLAY_VERSION)"' \
+	    -o $@ $(REPLAY_SRCS) $(CORE_SRCS) $(CORE_LIBS) -lcurl
 
 test-replay: replay
 	prove tests/replay/run
