@@ -66,7 +66,7 @@ SDK_DIR      := $(BUILD)/sdk
 SDK_PACKAGES := @segment/analytics-node@3 @rudderstack/rudder-sdk-node@3
 
 
-FUZZ_TARGETS := message batch postback json
+FUZZ_TARGETS := message batch postback json store
 FUZZ_BINS    := $(patsubst %,$(BUILD)/fuzz/fuzz_%,$(FUZZ_TARGETS))
 FUZZ_SECONDS ?= 60
 FUZZ_SMOKE   ?= 5
