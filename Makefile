@@ -5,7 +5,8 @@
 #   make run      start nginx with the module on 127.0.0.1:8080
 #   make stop     stop it
 #   make test     unit tests, nginx-level tests and the conformance cases,
-#                 and tests/dedup/run (make test-dedup)
+#                 tests/dedup/run (make test-dedup) and tests/store/run
+#                 (make test-store: the fleet store on a memcached it starts)
 #   make test-sdk real Segment SDKs (npm) against the "make run" edge
 #   make fuzz     libFuzzer targets over the core (FUZZ_SECONDS each)
 #   make test-asan, make test-valgrind
@@ -47,7 +48,7 @@ CORE_LIBS    := -ljansson -lz -lm
 DEB_PACKAGES := build-essential nginx-core nginx-dev libjansson-dev \
                 libcurl4-openssl-dev zlib1g-dev libtest-base-perl \
                 libtext-diff-perl libnginx-mod-http-echo curl clang \
-                libclang-rt-14-dev wrk
+                libclang-rt-14-dev wrk memcached
 
 # prove finds our Test::Nginx::Socket only where the real one is missing
 PROVE_INC    := $(shell perl -MTest::Nginx::Socket -e1 2>/dev/null \
@@ -78,7 +79,7 @@ VALGRIND     := valgrind -q --leak-check=full --errors-for-leak-kinds=definite -
 
 
 .PHONY: all deps module unit test test-sdk run stop clean fuzz fuzz-smoke \
-        test-asan test-valgrind test-reload test-dedup
+        test-asan test-valgrind test-reload test-dedup test-store
 .PHONY: bench bench-core
 
 all: deps module
@@ -128,11 +129,17 @@ $(BUILD)/unit/%: tests/unit/%.c $(CORE_SRCS) $(HEADERS) tests/unit/tap.h
 test: all unit fuzz-smoke
 	tests/dedup/run
 	$(TEST_ENV) prove $(PROVE_INC) $(UNIT_BINS) t/*.t tests/spool/spool.t \
-	    tests/e2e/outage.t tests/replay/run tests/examples/run
+	    tests/e2e/outage.t tests/replay/run tests/examples/run \
+	    tests/store/run
 
 # de-duplication across 2 workers, a reload and the ttl (part of make test)
 test-dedup: all
 	tests/dedup/run
+
+# the fleet de-dup store against a real memcached (part of make test);
+# STORE_VALGRIND=1 runs nginx under valgrind memcheck
+test-store: all
+	prove tests/store/run
 
 # libFuzzer targets over the core, with ASan and UBSan; seeds in fuzz/corpus
 $(BUILD)/fuzz/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz_common.h $(CORE_SRCS) $(HEADERS)
