@@ -482,9 +482,9 @@ ngx_http_kochava_store_reserve(ngx_http_request_t *r,
 
     if (ngx_http_kochava_store_start(call) == 0) {
 
-        /* over before any answer was waited for: no handler call */
+        /* over before any answer was waited for (no cleanup yet): the
+         * verdicts are counted, the handler is not called */
 
-        call->request = NULL;
         ngx_http_kochava_store_done(call);
 
         return NGX_OK;
