@@ -728,6 +728,11 @@ ngx_http_kochava_store_op(ngx_http_kochava_store_call_t *call, ngx_uint_t s,
     op->start = ngx_current_msec;
     call->pending++;
 
+    ngx_log_debug4(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
+                   "kochava: store %s of %ui ids to %V, %uz bytes",
+                   ngx_http_kochava_store_ops[call->kind], n,
+                   &op->server->name, (size_t) (op->last - op->pos));
+
     ngx_http_kochava_store_connect(op);
 
     return NGX_OK;
@@ -950,6 +955,24 @@ ngx_http_kochava_store_answered(ngx_http_kochava_store_op_t *op)
     call = op->call;
     errors = 0;
 
+    ngx_log_debug4(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
+                   "kochava: store %s to %V answered %uz of %ui ids "
+                   "(the rest quietly)",
+                   ngx_http_kochava_store_ops[call->kind], &op->server->name,
+                   op->parser.answers, op->n);
+
+#if (NGX_DEBUG)
+    if (op->parser.answers > op->n
+        || (call->kind == KOCHAVA_STORE_RESERVE
+            && op->parser.answers != op->n))
+    {
+        ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, 0,
+                      "kochava: store %s: %uz answers to %ui commands",
+                      ngx_http_kochava_store_ops[call->kind],
+                      op->parser.answers, op->n);
+    }
+#endif
+
     for (k = 0; k < op->n; k++) {
         reply = &op->replies[k];
         id = &call->ids[op->idx[k]];
@@ -1047,6 +1070,15 @@ ngx_http_kochava_store_finish(ngx_http_kochava_store_op_t *op)
     ngx_http_kochava_store_call_t  *call;
 
     call = op->call;
+
+#if (NGX_DEBUG)
+    if (call->pending == 0 || op->peer.connection) {
+        ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, 0,
+                      "kochava: store call over twice, or with its "
+                      "connection");
+        return;
+    }
+#endif
 
     if (--call->pending == 0) {
         ngx_http_kochava_store_done(call);
