@@ -110,8 +110,10 @@ LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
     cas[0] = size;
     cas[1] = 1;
 
-    (void) kochava_store_batch(buf, (kochava_store_op_e) (data[0] % 3), keys,
-                               cas, NULL, 2, 86400);
+    (void) kochava_store_batch(buf,
+                               (kochava_store_op_e)
+                                   (data[0] % KOCHAVA_STORE_NOPS),
+                               keys, cas, NULL, 2, 86400);
 
     return 0;
 }

@@ -228,6 +228,8 @@ kochava_store_command(char *p, kochava_store_op_e op,
     uint64_t     n;
     const char  *verb, *flags;
 
+    n = 0;
+
     switch (op) {
 
     case KOCHAVA_STORE_RESERVE:
@@ -240,6 +242,11 @@ kochava_store_command(char *p, kochava_store_op_e op,
         verb = "ms ";
         flags = " 1 T";
         n = ttl;
+        break;
+
+    case KOCHAVA_STORE_CHECK:
+        verb = "mg ";
+        flags = " v";
         break;
 
     default: /* KOCHAVA_STORE_RELEASE */
@@ -260,7 +267,11 @@ kochava_store_command(char *p, kochava_store_op_e op,
 
     len = strlen(flags);
     memcpy(p, flags, len);
-    p = kochava_store_u64(p + len, n);
+    p += len;
+
+    if (op != KOCHAVA_STORE_CHECK) {
+        p = kochava_store_u64(p, n);
+    }
 
     if (op != KOCHAVA_STORE_RESERVE) {
         *p++ = ' ';

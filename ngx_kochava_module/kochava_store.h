@@ -14,6 +14,9 @@
  *   confirm  ms <key> 1 T<ttl> q O<i> + "D"     quiet: errors only
  *   release  md <key> C<cas> q O<i>             quiet; deletes only the
  *            reservation this node won (compare-and-delete)
+ *   check    mg <key> v q O<i>                  read only, quiet: a miss
+ *            says nothing (unknown), "VA 0 .. Z" reserved, "VA 1 ..\r\nD"
+ *            delivered
  *
  * and every batch ends with "mn", whose "MN" closes the answer.
  */
@@ -75,8 +78,11 @@ typedef struct {
 typedef enum {
     KOCHAVA_STORE_RESERVE = 0,
     KOCHAVA_STORE_CONFIRM,
-    KOCHAVA_STORE_RELEASE
+    KOCHAVA_STORE_RELEASE,
+    KOCHAVA_STORE_CHECK
 } kochava_store_op_e;
+
+#define KOCHAVA_STORE_NOPS         4
 
 
 /* what the store answered for one key */

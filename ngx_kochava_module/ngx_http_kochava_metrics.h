@@ -62,11 +62,10 @@ typedef struct {
 
     ngx_atomic_t   slot_waits;
 
-    /* the fleet store (ngx_http_kochava_store.c): by kochava_store_op_e,
-     * by ngx_http_kochava_store_verdict_e */
-    ngx_atomic_t   store_round_trips[3];
-    ngx_atomic_t   store_errors[3];
-    ngx_atomic_t   store_verdicts[4];
+    /* the fleet store (ngx_http_kochava_store.c) */
+    ngx_atomic_t   store_round_trips[KOCHAVA_STORE_NOPS];
+    ngx_atomic_t   store_errors[KOCHAVA_STORE_NOPS];
+    ngx_atomic_t   store_verdicts[NGX_HTTP_KOCHAVA_STORE_NVERDICTS];
     ngx_atomic_t   store_duration[NGX_HTTP_KOCHAVA_STORE_NBUCKETS + 1];
     ngx_atomic_t   store_duration_ms;
 } ngx_http_kochava_metrics_t;

@@ -132,6 +132,10 @@ typedef struct {
 
 static ngx_int_t ngx_http_kochava_store_servers(ngx_conf_t *cf,
     ngx_http_kochava_store_t *store, ngx_http_upstream_srv_conf_t *uscf);
+static ngx_int_t ngx_http_kochava_store_ask(ngx_http_request_t *r,
+    ngx_http_kochava_store_t *store, kochava_store_op_e kind,
+    ngx_http_kochava_store_id_t *ids, ngx_uint_t n,
+    ngx_http_kochava_store_handler_pt handler, void *data);
 static ngx_http_kochava_store_call_t *ngx_http_kochava_store_call(
     ngx_http_kochava_store_t *store, kochava_store_op_e kind);
 static void ngx_http_kochava_store_send_ids(ngx_http_kochava_store_t *store,
@@ -168,7 +172,7 @@ static const char  *ngx_http_kochava_store_le[] = {
 };
 
 static const char  *ngx_http_kochava_store_ops[] = {
-    "reserve", "confirm", "release"
+    "reserve", "confirm", "release", "check"
 };
 
 static const char  *ngx_http_kochava_store_verdicts[] = {
@@ -461,6 +465,29 @@ ngx_http_kochava_store_reserve(ngx_http_request_t *r,
     ngx_http_kochava_store_t *store, ngx_http_kochava_store_id_t *ids,
     ngx_uint_t n, ngx_http_kochava_store_handler_pt handler, void *data)
 {
+    return ngx_http_kochava_store_ask(r, store, KOCHAVA_STORE_RESERVE, ids,
+                                      n, handler, data);
+}
+
+
+ngx_int_t
+ngx_http_kochava_store_check(ngx_http_request_t *r,
+    ngx_http_kochava_store_t *store, ngx_http_kochava_store_id_t *ids,
+    ngx_uint_t n, ngx_http_kochava_store_handler_pt handler, void *data)
+{
+    return ngx_http_kochava_store_ask(r, store, KOCHAVA_STORE_CHECK, ids, n,
+                                      handler, data);
+}
+
+
+/* reserve and check: verdicts into the caller's ids[] */
+
+static ngx_int_t
+ngx_http_kochava_store_ask(ngx_http_request_t *r,
+    ngx_http_kochava_store_t *store, kochava_store_op_e kind,
+    ngx_http_kochava_store_id_t *ids, ngx_uint_t n,
+    ngx_http_kochava_store_handler_pt handler, void *data)
+{
     ngx_pool_cleanup_t             *cln;
     ngx_http_kochava_store_call_t  *call;
 
@@ -469,7 +496,7 @@ ngx_http_kochava_store_reserve(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    call = ngx_http_kochava_store_call(store, KOCHAVA_STORE_RESERVE);
+    call = ngx_http_kochava_store_call(store, kind);
     if (call == NULL) {
         return NGX_ERROR;
     }
@@ -977,8 +1004,9 @@ ngx_http_kochava_store_answered(ngx_http_kochava_store_op_t *op)
         reply = &op->replies[k];
         id = &call->ids[op->idx[k]];
 
-        if (call->kind != KOCHAVA_STORE_RESERVE) {
-
+        if (call->kind == KOCHAVA_STORE_CONFIRM
+            || call->kind == KOCHAVA_STORE_RELEASE)
+        {
             /* quiet: silence is success; EX/NF on a release are not
              * errors (expired, or no longer ours) */
 
@@ -991,6 +1019,16 @@ ngx_http_kochava_store_answered(ngx_http_kochava_store_op_t *op)
         }
 
         switch (reply->reply) {
+
+        case KOCHAVA_STORE_NONE:
+
+            /* a check's quiet miss: unknown; a reserve always answers */
+
+            id->verdict = (call->kind == KOCHAVA_STORE_CHECK)
+                          ? NGX_HTTP_KOCHAVA_STORE_NEW
+                          : NGX_HTTP_KOCHAVA_STORE_FAILED;
+            errors += (call->kind != KOCHAVA_STORE_CHECK);
+            break;
 
         case KOCHAVA_STORE_WON:
             id->verdict = NGX_HTTP_KOCHAVA_STORE_NEW;
@@ -1054,7 +1092,10 @@ ngx_http_kochava_store_fail(ngx_http_kochava_store_op_t *op, const char *why)
 
     ngx_http_kochava_store_error(call->store, op->server, call->kind, why);
 
-    if (call->kind == KOCHAVA_STORE_RESERVE && call->request) {
+    if ((call->kind == KOCHAVA_STORE_RESERVE
+         || call->kind == KOCHAVA_STORE_CHECK)
+        && call->request)
+    {
         for (k = 0; k < op->n; k++) {
             call->ids[op->idx[k]].verdict = NGX_HTTP_KOCHAVA_STORE_FAILED;
         }
@@ -1094,8 +1135,8 @@ ngx_http_kochava_store_done(ngx_http_kochava_store_call_t *call)
 
     r = call->request;
 
-    if (call->kind == KOCHAVA_STORE_RESERVE && r) {
-        if (ngx_http_kochava_metrics) {
+    if (r) {
+        if (ngx_http_kochava_metrics && call->kind == KOCHAVA_STORE_RESERVE) {
             for (i = 0; i < call->n; i++) {
                 (void) ngx_atomic_fetch_add(
                     &ngx_http_kochava_metrics->store_verdicts[
@@ -1286,7 +1327,7 @@ ngx_http_kochava_store_status(u_char *p, u_char *last)
                      "to a dedup store server, by operation.\n"
                      "# TYPE kochava_dedup_store_requests_total counter\n");
 
-    for (i = 0; i < 3; i++) {
+    for (i = 0; i < KOCHAVA_STORE_NOPS; i++) {
         p = ngx_slprintf(p, last,
                          "kochava_dedup_store_requests_total{op=\"%s\"} "
                          "%uA\n", ngx_http_kochava_store_ops[i],
@@ -1300,7 +1341,7 @@ ngx_http_kochava_store_status(u_char *p, u_char *last)
                      "open.\n"
                      "# TYPE kochava_dedup_store_errors_total counter\n");
 
-    for (i = 0; i < 3; i++) {
+    for (i = 0; i < KOCHAVA_STORE_NOPS; i++) {
         p = ngx_slprintf(p, last,
                          "kochava_dedup_store_errors_total{op=\"%s\"} %uA\n",
                          ngx_http_kochava_store_ops[i], m->store_errors[i]);

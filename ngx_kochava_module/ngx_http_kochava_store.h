@@ -15,6 +15,8 @@
  *                                     good: the full ttl (in the background)
  *   ngx_http_kochava_store_release()  failed retryably and not spooled:
  *                                     the reservations this request won go
+ *   ngx_http_kochava_store_check()    what the fleet knows, reserving
+ *                                     nothing (an unknown id is "new")
  *
  * A store that fails (refused, time-out, garbage) never fails a request:
  * its ids are NGX_HTTP_KOCHAVA_STORE_FAILED, to be forwarded (fail open).
@@ -80,6 +82,11 @@ void ngx_http_kochava_store_id(ngx_http_kochava_store_id_t *sid,
  * FAILED); NGX_ERROR, no memory.
  */
 ngx_int_t ngx_http_kochava_store_reserve(ngx_http_request_t *r,
+    ngx_http_kochava_store_t *store, ngx_http_kochava_store_id_t *ids,
+    ngx_uint_t n, ngx_http_kochava_store_handler_pt handler, void *data);
+
+/* as reserve, read only */
+ngx_int_t ngx_http_kochava_store_check(ngx_http_request_t *r,
     ngx_http_kochava_store_t *store, ngx_http_kochava_store_id_t *ids,
     ngx_uint_t n, ngx_http_kochava_store_handler_pt handler, void *data);
 

@@ -6,12 +6,15 @@
  * (is this messageId known to the fleet?) and for the tests:
  *
  *   GET ...?zone=<kochava_dedup_zone>&app=<App GUID>&ids=<id>,<id>...
- *           &op=reserve          {"verdicts":["new",...],"cas":[..]}
- *           &op=confirm          {"sent":N}
+ *           &op=check            {"verdicts":["new",...],"cas":[..]}
+ *                                (read only: "new" is unknown)
+ *           &op=reserve          the same, reserving the new ones
+ *           &op=confirm          {"ok":"sent"} (202)
  *           &op=release&cas=<cas>,<cas>...
  *
- * It writes into the store: keep it behind "allow 127.0.0.1; deny all;"
- * as the status location (docs/operations.md).
+ * reserve, confirm and release write into the store: keep it behind
+ * "allow 127.0.0.1; deny all;" as the status location
+ * (docs/operations.md).
  */
 
 
@@ -146,10 +149,16 @@ ngx_http_kochava_probe_handler(ngx_http_request_t *r)
         }
     }
 
-    if (op.len == 7 && ngx_strncmp(op.data, "reserve", 7) == 0) {
-        rc = ngx_http_kochava_store_reserve(r, store, sids, n,
+    if ((op.len == 7 && ngx_strncmp(op.data, "reserve", 7) == 0)
+        || (op.len == 5 && ngx_strncmp(op.data, "check", 5) == 0))
+    {
+        rc = (op.len == 5)
+             ? ngx_http_kochava_store_check(r, store, sids, n,
                                             ngx_http_kochava_probe_reserved,
-                                            NULL);
+                                            NULL)
+             : ngx_http_kochava_store_reserve(r, store, sids, n,
+                                              ngx_http_kochava_probe_reserved,
+                                              NULL);
         if (rc == NGX_ERROR) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
@@ -170,8 +179,8 @@ ngx_http_kochava_probe_handler(ngx_http_request_t *r)
 
     } else {
         return ngx_http_kochava_probe_text(r, NGX_HTTP_BAD_REQUEST,
-                                           "op is reserve, confirm or "
-                                           "release");
+                                           "op is check, reserve, confirm "
+                                           "or release");
     }
 
     return ngx_http_kochava_probe_text(r, NGX_HTTP_ACCEPTED, "sent");

@@ -325,6 +325,12 @@ test_batch(void)
                 "md kdQLtUfZNrvTExjuN6yHmefg C7 q O2\r\n"
                 "mn\r\n", "release: compare-and-delete, none without a cas");
 
+    n = kochava_store_batch(buf, KOCHAVA_STORE_CHECK, keys, NULL, NULL, 1,
+                            60);
+    buf[n] = '\0';
+    is_str(buf, "mg kdyAVZYrdfd-t3uZuBN8m4vg v q O0\r\n"
+                "mn\r\n", "check: a quiet mg, no vivify");
+
     ok(strlen("ms  1 T4294967295 q O4294967295\r\nD\r\n")
        + KOCHAVA_STORE_KEY_LEN <= KOCHAVA_STORE_CMD_MAX
        && strlen("md  C18446744073709551615 q O4294967295\r\n")
