@@ -127,6 +127,8 @@ typedef struct {
 
     ngx_msec_t                           start;
     unsigned                             sent:1;
+    unsigned                             local:1;   /* not the server's
+                                                       fault */
 } ngx_http_kochava_store_op_t;
 
 
@@ -795,6 +797,14 @@ ngx_http_kochava_store_connect(ngx_http_kochava_store_op_t *op)
         op->peer.cached = 1;
 
     } else {
+        if (ngx_cycle->free_connection_n == 0) {
+            /* worker_connections are taken: no fault of the server's */
+            op->local = 1;
+            ngx_http_kochava_store_fail(op, "no free connection in this "
+                                            "worker (worker_connections)");
+            return;
+        }
+
         op->peer.sockaddr = server->addr->sockaddr;
         op->peer.socklen = server->addr->socklen;
         op->peer.name = &server->name;
@@ -1082,8 +1092,10 @@ ngx_http_kochava_store_fail(ngx_http_kochava_store_op_t *op, const char *why)
         op->peer.connection = NULL;
     }
 
-    op->server->fails++;
-    op->server->checked = ngx_time();
+    if (!op->local) {
+        op->server->fails++;
+        op->server->checked = ngx_time();
+    }
 
     if (ngx_http_kochava_metrics) {
         (void) ngx_atomic_fetch_add(

@@ -30,6 +30,8 @@
 
 
 static ngx_int_t ngx_http_kochava_probe_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_kochava_probe_unescape(ngx_http_request_t *r,
+    ngx_str_t *s);
 static void ngx_http_kochava_probe_reserved(ngx_http_request_t *r,
     void *data, ngx_http_kochava_store_id_t *ids, ngx_uint_t n);
 static ngx_int_t ngx_http_kochava_probe_verdicts(ngx_http_request_t *r,
@@ -62,7 +64,7 @@ ngx_http_kochava_probe_handler(ngx_http_request_t *r)
 {
     u_char                        *p, *end, *c, *cend;
     ngx_int_t                      rc;
-    ngx_str_t                      zone, op, app, ids, cas;
+    ngx_str_t                      zone, op, app, ids, cas, id;
     ngx_uint_t                     i, n;
     ngx_shm_zone_t               **zones;
     ngx_http_kochava_store_t      *store;
@@ -132,11 +134,25 @@ ngx_http_kochava_probe_handler(ngx_http_request_t *r)
     c = cas.data;
     cend = cas.data + cas.len;
 
+    /* ids and App GUID as the client escaped them: %2C is a comma */
+
+    if (ngx_http_kochava_probe_unescape(r, &app) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
     for (i = 0; i < n; i++) {
         end = ngx_strlchr(p, ids.data + ids.len, ',');
         end = end ? end : ids.data + ids.len;
 
-        ngx_http_kochava_store_id(&sids[i], &app, (const char *) p, end - p);
+        id.data = p;
+        id.len = end - p;
+
+        if (ngx_http_kochava_probe_unescape(r, &id) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ngx_http_kochava_store_id(&sids[i], &app, (const char *) id.data,
+                                  id.len);
         p = end + 1;
 
         if (c && c < cend) {
@@ -184,6 +200,29 @@ ngx_http_kochava_probe_handler(ngx_http_request_t *r)
     }
 
     return ngx_http_kochava_probe_text(r, NGX_HTTP_ACCEPTED, "sent");
+}
+
+
+/* a copy in r->pool, %XX decoded */
+
+static ngx_int_t
+ngx_http_kochava_probe_unescape(ngx_http_request_t *r, ngx_str_t *s)
+{
+    u_char  *dst, *src;
+
+    dst = ngx_pnalloc(r->pool, s->len + 1);
+    if (dst == NULL) {
+        return NGX_ERROR;
+    }
+
+    src = s->data;
+    s->data = dst;
+
+    ngx_unescape_uri(&dst, &src, s->len, 0);
+
+    s->len = dst - s->data;
+
+    return NGX_OK;
 }
 
 
