@@ -43,6 +43,11 @@
 #define NGX_HTTP_KOCHAVA_STORE_TIMEOUT       100
 #define NGX_HTTP_KOCHAVA_STORE_RESERVE       60
 
+/* kochava_dedup_zone's parameters of the store */
+#define NGX_HTTP_KOCHAVA_STORE_P_NAME        0
+#define NGX_HTTP_KOCHAVA_STORE_P_TIMEOUT     1
+#define NGX_HTTP_KOCHAVA_STORE_P_RESERVE     2
+
 
 typedef struct ngx_http_kochava_store_server_s
     ngx_http_kochava_store_server_t;
@@ -188,15 +193,21 @@ ngx_int_t
 ngx_http_kochava_store_param(ngx_conf_t *cf, ngx_http_kochava_store_t **sp,
     ngx_str_t *value)
 {
-    time_t                     t;
     ngx_str_t                  s;
     ngx_msec_t                 ms;
+    ngx_uint_t                 param;
     ngx_http_kochava_store_t  *store;
 
-    if (ngx_strncmp(value->data, "store=", 6) != 0
-        && ngx_strncmp(value->data, "store_timeout=", 14) != 0
-        && ngx_strncmp(value->data, "reserve=", 8) != 0)
-    {
+    if (ngx_strncmp(value->data, "store=", 6) == 0) {
+        param = NGX_HTTP_KOCHAVA_STORE_P_NAME;
+
+    } else if (ngx_strncmp(value->data, "store_timeout=", 14) == 0) {
+        param = NGX_HTTP_KOCHAVA_STORE_P_TIMEOUT;
+
+    } else if (ngx_strncmp(value->data, "reserve=", 8) == 0) {
+        param = NGX_HTTP_KOCHAVA_STORE_P_RESERVE;
+
+    } else {
         return NGX_DECLINED;
     }
 
@@ -219,43 +230,40 @@ ngx_http_kochava_store_param(ngx_conf_t *cf, ngx_http_kochava_store_t **sp,
     s.data = (u_char *) ngx_strchr(value->data, '=') + 1;
     s.len = value->data + value->len - s.data;
 
-    if (value->data[0] == 'r') {
-        t = ngx_parse_time(&s, 1);
+    if (param == NGX_HTTP_KOCHAVA_STORE_P_NAME) {
 
-        if (t == (time_t) NGX_ERROR || t == 0) {
+        if (s.len == 0 || store->upstream.len) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid reservation time \"%V\", a time "
-                               "such as \"60s\" is expected", value);
-            return NGX_ERROR;
-        }
-
-        store->reserve = t;
-        return NGX_OK;
-    }
-
-    if (value->data[5] == '_') {
-        ms = ngx_parse_time(&s, 0);
-
-        if (ms == (ngx_msec_t) NGX_ERROR || ms == 0) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid \"%V\", a time such as \"100ms\" "
+                               "invalid or duplicate \"%V\", \"store=<name "
+                               "of an upstream block of memcached servers>\" "
                                "is expected", value);
             return NGX_ERROR;
         }
 
-        store->timeout = ms;
+        store->upstream = s;
+
         return NGX_OK;
     }
 
-    if (s.len == 0 || store->upstream.len) {
+    /* a time: store_timeout in milliseconds, reserve in seconds */
+
+    ms = ngx_parse_time(&s, param == NGX_HTTP_KOCHAVA_STORE_P_RESERVE);
+
+    if (ms == (ngx_msec_t) NGX_ERROR || ms == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid or duplicate \"%V\", \"store=<name of "
-                           "an upstream block of memcached servers>\" is "
-                           "expected", value);
+                           "invalid \"%V\", a time such as \"%s\" is "
+                           "expected", value,
+                           param == NGX_HTTP_KOCHAVA_STORE_P_RESERVE
+                           ? "60s" : "100ms");
         return NGX_ERROR;
     }
 
-    store->upstream = s;
+    if (param == NGX_HTTP_KOCHAVA_STORE_P_RESERVE) {
+        store->reserve = (time_t) ms;
+
+    } else {
+        store->timeout = ms;
+    }
 
     return NGX_OK;
 }
