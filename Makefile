@@ -191,6 +191,7 @@ test-valgrind: all unit
 	KOCHAVA_CONFORMANCE_DIR=$(CONFORMANCE) \
 	    prove --exec '$(VALGRIND)' $(UNIT_BINS)
 	$(TEST_ENV) TEST_NGINX_USE_VALGRIND=1 prove $(PROVE_INC) t/*.t
+	STORE_VALGRIND=1 prove tests/store/run
 
 # real SDKs from npm against the "make run" edge (needs node and npm)
 test-sdk: run
