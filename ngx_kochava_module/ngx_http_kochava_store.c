@@ -131,6 +131,7 @@ typedef struct {
     kochava_store_parser_t               parser;
 
     ngx_msec_t                           start;
+    unsigned                             connecting:1;
     unsigned                             sent:1;
     unsigned                             local:1;   /* not the server's
                                                        fault */
@@ -833,6 +834,7 @@ ngx_http_kochava_store_connect(ngx_http_kochava_store_op_t *op)
             c->data = op;
             c->read->handler = ngx_http_kochava_store_read_handler;
             c->write->handler = ngx_http_kochava_store_write_handler;
+            op->connecting = 1;
 
             ngx_add_timer(c->write, op->call->store->timeout);
             return;
@@ -857,11 +859,13 @@ ngx_http_kochava_store_write_handler(ngx_event_t *wev)
     op = c->data;
 
     if (wev->timedout) {
-        ngx_http_kochava_store_fail(op, op->pos == op->last
-                                        ? "timed out"
-                                        : "connect or send timed out");
+        ngx_http_kochava_store_fail(op, op->connecting
+                                        ? "connect() timed out"
+                                        : "send timed out");
         return;
     }
+
+    op->connecting = 0;
 
     ngx_http_kochava_store_send(op);
 }
@@ -940,7 +944,7 @@ ngx_http_kochava_store_read_handler(ngx_event_t *rev)
     op = c->data;
 
     if (rev->timedout) {
-        ngx_http_kochava_store_fail(op, "timed out");
+        ngx_http_kochava_store_fail(op, "timed out waiting for the answer");
         return;
     }
 
