@@ -13,6 +13,7 @@
 #   make clean    remove build/
 #   make bench    throughput, memory, 2,500 batches (bench/run; not a test)
 #   make bench-core  the core alone vs jansson (build/bench/bench_core)
+#   make bench-store the fleet store's cost per call (bench/store)
 
 SHELL        := /bin/bash
 
@@ -80,7 +81,7 @@ VALGRIND     := valgrind -q --leak-check=full --errors-for-leak-kinds=definite -
 
 .PHONY: all deps module unit test test-sdk run stop clean fuzz fuzz-smoke \
         test-asan test-valgrind test-reload test-dedup test-store
-.PHONY: bench bench-core
+.PHONY: bench bench-core bench-store
 
 all: deps module
 
@@ -235,6 +236,11 @@ $(BENCH_BODIES): bench/gen-bodies.pl
 
 bench: all $(BENCH_DIR)/malloc_count.so $(BENCH_BODIES)
 	bench/run $(BENCH_WHAT)
+
+# the fleet store alone: a call of 20 ids against a location answering at
+# once (bench/store; BENCH_STORE_PORT, ROUNDS, DURATION)
+bench-store: all
+	bench/store 20
 
 bench-core: deps $(BENCH_DIR)/bench_core $(BENCH_DIR)/malloc_count.so \
             $(BENCH_BODIES)
