@@ -169,6 +169,9 @@ static void ngx_http_kochava_store_error(ngx_http_kochava_store_t *store,
     ngx_http_kochava_store_server_t *server, kochava_store_op_e kind,
     const char *why);
 static void ngx_http_kochava_store_observe(ngx_msec_t ms);
+static u_char *ngx_http_kochava_store_counters(u_char *p, u_char *last,
+    const char *name, const char *help, const char *label,
+    const char **values, ngx_atomic_t *counters, ngx_uint_t n);
 
 
 static ngx_msec_t  ngx_http_kochava_store_buckets[] = {
@@ -1346,42 +1349,21 @@ ngx_http_kochava_store_status(u_char *p, u_char *last)
         return p;
     }
 
-    p = ngx_slprintf(p, last,
-                     "# HELP kochava_dedup_store_requests_total Round trips "
-                     "to a dedup store server, by operation.\n"
-                     "# TYPE kochava_dedup_store_requests_total counter\n");
+    p = ngx_http_kochava_store_counters(p, last,
+            "requests_total", "Round trips to a dedup store server, by "
+            "operation.", "op", ngx_http_kochava_store_ops,
+            m->store_round_trips, KOCHAVA_STORE_NOPS);
 
-    for (i = 0; i < KOCHAVA_STORE_NOPS; i++) {
-        p = ngx_slprintf(p, last,
-                         "kochava_dedup_store_requests_total{op=\"%s\"} "
-                         "%uA\n", ngx_http_kochava_store_ops[i],
-                         m->store_round_trips[i]);
-    }
+    p = ngx_http_kochava_store_counters(p, last,
+            "errors_total", "Dedup store failures (refused, time-out, bad "
+            "answer, every server skipped), by operation; the edge failed "
+            "open.", "op", ngx_http_kochava_store_ops, m->store_errors,
+            KOCHAVA_STORE_NOPS);
 
-    p = ngx_slprintf(p, last,
-                     "# HELP kochava_dedup_store_errors_total Dedup store "
-                     "failures (refused, time-out, bad answer, every "
-                     "server skipped), by operation; the edge failed "
-                     "open.\n"
-                     "# TYPE kochava_dedup_store_errors_total counter\n");
-
-    for (i = 0; i < KOCHAVA_STORE_NOPS; i++) {
-        p = ngx_slprintf(p, last,
-                         "kochava_dedup_store_errors_total{op=\"%s\"} %uA\n",
-                         ngx_http_kochava_store_ops[i], m->store_errors[i]);
-    }
-
-    p = ngx_slprintf(p, last,
-                     "# HELP kochava_dedup_store_ids_total Ids reserved in "
-                     "a dedup store, by verdict.\n"
-                     "# TYPE kochava_dedup_store_ids_total counter\n");
-
-    for (i = 0; i < NGX_HTTP_KOCHAVA_STORE_NVERDICTS; i++) {
-        p = ngx_slprintf(p, last,
-                         "kochava_dedup_store_ids_total{verdict=\"%s\"} "
-                         "%uA\n", ngx_http_kochava_store_verdicts[i],
-                         m->store_verdicts[i]);
-    }
+    p = ngx_http_kochava_store_counters(p, last,
+            "ids_total", "Ids reserved in a dedup store, by verdict.",
+            "verdict", ngx_http_kochava_store_verdicts, m->store_verdicts,
+            NGX_HTTP_KOCHAVA_STORE_NVERDICTS);
 
     p = ngx_slprintf(p, last,
                      "# HELP kochava_dedup_store_duration_seconds Time of "
@@ -1409,4 +1391,27 @@ ngx_http_kochava_store_status(u_char *p, u_char *last)
                         "%ui.%03ui\n"
                         "kochava_dedup_store_duration_seconds_count %uA\n",
                         n, ms / 1000, ms % 1000, n);
+}
+
+
+/* a family kochava_dedup_store_<name> of counters, one per label value */
+
+static u_char *
+ngx_http_kochava_store_counters(u_char *p, u_char *last, const char *name,
+    const char *help, const char *label, const char **values,
+    ngx_atomic_t *counters, ngx_uint_t n)
+{
+    ngx_uint_t  i;
+
+    p = ngx_slprintf(p, last,
+                     "# HELP kochava_dedup_store_%s %s\n"
+                     "# TYPE kochava_dedup_store_%s counter\n",
+                     name, help, name);
+
+    for (i = 0; i < n; i++) {
+        p = ngx_slprintf(p, last, "kochava_dedup_store_%s{%s=\"%s\"} %uA\n",
+                         name, label, values[i], counters[i]);
+    }
+
+    return p;
 }
