@@ -5,7 +5,8 @@
 #   make run      start nginx with the module on 127.0.0.1:8080
 #   make stop     stop it
 #   make test     unit tests, nginx-level tests and the conformance cases,
-#                 and tests/dedup/run (make test-dedup)
+#                 tests/dedup/run (make test-dedup) and tests/store/run
+#                 (make test-store: the fleet store on a memcached it starts)
 #   make test-nginx-versions  the module built with nginx 1.24 ... 1.31 from
 #                 ../shared/nginx and Debian's 1.22: conformance + t/ subset
 #   make test-sdk real Segment SDKs (npm) against the "make run" edge
@@ -14,6 +15,7 @@
 #   make clean    remove build/
 #   make bench    throughput, memory, 2,500 batches (bench/run; not a test)
 #   make bench-core  the core alone vs jansson (build/bench/bench_core)
+#   make bench-store the fleet store's cost per call (bench/store)
 
 SHELL        := /bin/bash
 
@@ -76,7 +78,7 @@ SDK_DIR      := $(BUILD)/sdk
 SDK_PACKAGES := @segment/analytics-node@3 @rudderstack/rudder-sdk-node@3
 
 
-FUZZ_TARGETS := message batch postback json
+FUZZ_TARGETS := message batch postback json store
 FUZZ_BINS    := $(patsubst %,$(BUILD)/fuzz/fuzz_%,$(FUZZ_TARGETS))
 FUZZ_SECONDS ?= 60
 FUZZ_SMOKE   ?= 5
@@ -89,8 +91,8 @@ VALGRIND     := valgrind -q --leak-check=full --errors-for-leak-kinds=definite -
 
 .PHONY: all deps module unit test test-sdk run stop clean fuzz fuzz-smoke \
         test-asan test-valgrind test-reload test-dedup test-nginx-lib \
-        test-nginx-versions
-.PHONY: bench bench-core
+        test-nginx-versions test-store
+.PHONY: bench bench-core bench-store
 
 all: deps module
 
@@ -140,7 +142,7 @@ test: all unit fuzz-smoke test-nginx-lib
 	tests/dedup/run
 	$(TEST_ENV) prove $(UNIT_BINS) t/*.t tests/runner/false-assertions.t \
 	    tests/spool/spool.t tests/e2e/outage.t tests/replay/run \
-	    tests/examples/run
+	    tests/examples/run tests/store/run
 
 # the suites need the real Test::Nginx: say where to get it when it is not
 # to be found
@@ -159,6 +161,11 @@ test-nginx-versions: all test-nginx-lib
 # de-duplication across 2 workers, a reload and the ttl (part of make test)
 test-dedup: all
 	tests/dedup/run
+
+# the fleet de-dup store against a real memcached (part of make test);
+# STORE_VALGRIND=1 runs nginx under valgrind memcheck
+test-store: all
+	prove tests/store/run
 
 # libFuzzer targets over the core, with ASan and UBSan; seeds in fuzz/corpus
 $(BUILD)/fuzz/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz_common.h $(CORE_SRCS) $(HEADERS)
@@ -210,6 +217,7 @@ test-valgrind: all unit test-nginx-lib
 	KOCHAVA_CONFORMANCE_DIR=$(CONFORMANCE) \
 	    prove --exec '$(VALGRIND)' $(UNIT_BINS)
 	$(TEST_ENV) TEST_NGINX_USE_VALGRIND=1 prove t/*.t
+	STORE_VALGRIND=1 prove tests/store/run
 
 # real SDKs from npm against the "make run" edge (needs node and npm)
 test-sdk: run
@@ -253,6 +261,11 @@ $(BENCH_BODIES): bench/gen-bodies.pl
 
 bench: all $(BENCH_DIR)/malloc_count.so $(BENCH_BODIES)
 	bench/run $(BENCH_WHAT)
+
+# the fleet store alone: a call of 20 ids against a location answering at
+# once (bench/store; BENCH_STORE_PORT, ROUNDS, DURATION)
+bench-store: all
+	bench/store 20
 
 bench-core: deps $(BENCH_DIR)/bench_core $(BENCH_DIR)/malloc_count.so \
             $(BENCH_BODIES)

@@ -23,6 +23,12 @@
 
 #define NGX_HTTP_KOCHAVA_NSTATUSES   10
 
+/* upper bounds of kochava_dedup_store_duration_seconds, in milliseconds */
+#define NGX_HTTP_KOCHAVA_STORE_BUCKETS                                        \
+    1, 2, 5, 10, 25, 50, 100, 250, 1000
+
+#define NGX_HTTP_KOCHAVA_STORE_NBUCKETS  9
+
 
 /*
  * The zone's only structure: ngx_atomic_t slots added to with
@@ -55,6 +61,13 @@ typedef struct {
     ngx_atomic_t   dedup_evicted;
 
     ngx_atomic_t   slot_waits;
+
+    /* the fleet store (ngx_http_kochava_store.c) */
+    ngx_atomic_t   store_round_trips[KOCHAVA_STORE_NOPS];
+    ngx_atomic_t   store_errors[KOCHAVA_STORE_NOPS];
+    ngx_atomic_t   store_verdicts[NGX_HTTP_KOCHAVA_STORE_NVERDICTS];
+    ngx_atomic_t   store_duration[NGX_HTTP_KOCHAVA_STORE_NBUCKETS + 1];
+    ngx_atomic_t   store_duration_ms;
 } ngx_http_kochava_metrics_t;
 
 
