@@ -51,6 +51,17 @@ ngx_http_kochava_ingest_handler(ngx_http_request_t *r)
 
     klcf = ngx_http_get_module_loc_conf(r, ngx_http_kochava_module);
 
+    /* from the start: $kochava_error tells every error answer */
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_kochava_ctx_t));
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->request = r;
+
+    ngx_http_set_ctx(r, ctx, ngx_http_kochava_module);
+
     if (r->method == NGX_HTTP_OPTIONS && klcf->cors) {
         return ngx_http_kochava_preflight(r, klcf);
     }
@@ -61,6 +72,7 @@ ngx_http_kochava_ingest_handler(ngx_http_request_t *r)
     }
 
     call = kochava_call_from_path((const char *) r->uri.data, r->uri.len);
+    ctx->call = call;
 
     if (call == KOCHAVA_CALL_UNKNOWN) {
         return ngx_http_kochava_answer_early(r, NGX_HTTP_NOT_FOUND,
@@ -98,16 +110,6 @@ ngx_http_kochava_ingest_handler(ngx_http_request_t *r)
         return ngx_http_kochava_answer_early(r, NGX_HTTP_BAD_REQUEST,
                                              "Request body too large");
     }
-
-    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_kochava_ctx_t));
-    if (ctx == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    ctx->request = r;
-    ctx->call = call;
-
-    ngx_http_set_ctx(r, ctx, ngx_http_kochava_module);
 
     ctx->encoding = encoding;
 
@@ -400,6 +402,11 @@ ngx_http_kochava_process(ngx_http_request_t *r, ngx_http_kochava_ctx_t *ctx)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    if (body.len == 0) {
+        return ngx_http_kochava_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                           "Invalid JSON: empty body");
+    }
+
     rc = kochava_doc_parse(&klcf->core, ctx->call, (const char *) body.data,
                            body.len, &doc, err, sizeof(err));
 
@@ -654,9 +661,26 @@ ngx_int_t
 ngx_http_kochava_send_error(ngx_http_request_t *r, ngx_uint_t status,
     const char *message)
 {
-    size_t               len;
-    const char          *json;
-    kochava_allocator_t  alloc;
+    size_t                   len;
+    const char              *json;
+    kochava_allocator_t      alloc;
+    ngx_http_kochava_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_kochava_module);
+
+    /* $kochava_error: the first error; message may be on the stack */
+
+    if (ctx && ctx->error.len == 0) {
+        len = ngx_strlen(message);
+
+        ctx->error.data = ngx_pnalloc(r->pool, len);
+        if (ctx->error.data == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ngx_memcpy(ctx->error.data, message, len);
+        ctx->error.len = len;
+    }
 
     ngx_http_kochava_allocator(r, &alloc);
 
