@@ -1,6 +1,7 @@
 
 /*
  * Copyright (C) ngx_kochava_module authors
+ * SPDX-License-Identifier: BSD-2-Clause
  *
  * The core of the edge: parse, validate, normalise and rewrite Segment
  * calls into Kochava (and Braze) request bodies.  Plain C over jansson and

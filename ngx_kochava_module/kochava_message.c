@@ -1,6 +1,7 @@
 
 /*
  * Copyright (C) ngx_kochava_module authors
+ * SPDX-License-Identifier: BSD-2-Clause
  *
  * One message: the validation rules of ingest.md in their order (the
  * first that fails is the error), the batch envelope merged in (one level

@@ -1,6 +1,7 @@
 
 /*
  * Copyright (C) ngx_kochava_module authors
+ * SPDX-License-Identifier: BSD-2-Clause
  *
  * The rewrite of kochava.md: a validated message -> the body of a Kochava
  * event or install, or of an IdentityLink.  Values of the message are

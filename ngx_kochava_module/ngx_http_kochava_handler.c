@@ -1,6 +1,7 @@
 
 /*
  * Copyright (C) ngx_kochava_module authors
+ * SPDX-License-Identifier: BSD-2-Clause
  *
  * The ingest location's content handler: checks what can be checked from
  * the headers, reads the body, hands it to the core and answers.

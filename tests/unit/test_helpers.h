@@ -1,6 +1,7 @@
 
 /*
  * Copyright (C) ngx_kochava_module authors
+ * SPDX-License-Identifier: BSD-2-Clause
  *
  * What the unit tests share: an arena allocator (and one that fails on
  * purpose), a configuration and a request, running a body through the

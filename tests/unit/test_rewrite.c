@@ -1,6 +1,7 @@
 
 /*
  * Copyright (C) ngx_kochava_module authors
+ * SPDX-License-Identifier: BSD-2-Clause
  *
  * The rewrite of kochava.md field by field, IdentityLink, integrations,
  * the batch envelope, and attributed installs to Braze.

@@ -1,6 +1,7 @@
 
 /*
  * Copyright (C) ngx_kochava_module authors
+ * SPDX-License-Identifier: BSD-2-Clause
  *
  * The validation rules of ingest.md, in their order, and their error
  * texts (the JSON path of the field and what is wrong).
