@@ -143,7 +143,8 @@ test: all unit fuzz-smoke test-nginx-lib
 	$(TEST_ENV) prove $(UNIT_BINS) t/*.t tests/runner/false-assertions.t \
 	    tests/spool/spool.t tests/e2e/outage.t tests/replay/run \
 	    tests/examples/run tests/store/run \
-	    tests/licence/run
+	    tests/licence/run \
+	    tests/docs/run
 
 # the suites need the real Test::Nginx: say where to get it when it is not
 # to be found

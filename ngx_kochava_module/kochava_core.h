@@ -237,6 +237,41 @@ int kochava_doc_process(const kochava_conf_t *conf, const kochava_req_t *req,
 void kochava_doc_free(kochava_doc_t *doc);
 
 
+/*
+ * Settings for the mobile and browser libraries (ingest.md): they fetch
+ * GET <cdnHost>/projects/<writeKey>/settings before sending.
+ */
+typedef struct {
+    const char               *key;           /* in the path */
+    size_t                    key_len;
+    size_t                    prefix_len;    /* the path before /projects/ */
+} kochava_settings_path_t;
+
+typedef struct {
+    const char               *key;           /* the write key */
+    size_t                    key_len;
+    const char               *api_host;      /* "edge.example.com/v1" */
+    size_t                    api_host_len;
+    unsigned                  https:1;       /* analytics.js's protocol */
+} kochava_settings_t;
+
+/*
+ * 1 when path is "<prefix>/projects/<key>/settings" (a trailing slash is
+ * ignored; the key is not empty), with sp filled; 0 otherwise.
+ */
+int kochava_settings_path(const char *path, size_t len,
+    kochava_settings_path_t *sp);
+
+/*
+ * The settings body in *body: integrations["Segment.io"] = {"apiKey",
+ * "apiHost", "protocol"} and no other integration, an all-enabled plan,
+ * telemetry off.  Returns 0, 1 when the key or the host is not valid
+ * UTF-8, -1 on allocation failure.
+ */
+int kochava_settings_json(const kochava_settings_t *s,
+    const kochava_allocator_t *a, const char **body, size_t *len);
+
+
 /* attribution postbacks (braze.md): who sent them */
 typedef enum {
     KOCHAVA_POSTBACK_KOCHAVA = 0,

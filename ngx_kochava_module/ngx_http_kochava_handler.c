@@ -13,6 +13,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_kochava_module.h"
+#include "ngx_http_kochava_settings.h"
 
 
 static ngx_int_t ngx_http_kochava_preflight(ngx_http_request_t *r,
@@ -65,6 +66,12 @@ ngx_http_kochava_ingest_handler(ngx_http_request_t *r)
 
     if (r->method == NGX_HTTP_OPTIONS && klcf->cors) {
         return ngx_http_kochava_preflight(r, klcf);
+    }
+
+    rc = ngx_http_kochava_settings(r);
+
+    if (rc != NGX_DECLINED) {
+        return rc;
     }
 
     if (r->method != NGX_HTTP_POST) {
@@ -702,6 +709,7 @@ ngx_http_kochava_send_json(ngx_http_request_t *r, ngx_uint_t status,
     ngx_buf_t                    *b;
     ngx_chain_t                   out;
     ngx_table_elt_t              *h;
+    ngx_http_kochava_ctx_t       *ctx;
     ngx_http_kochava_loc_conf_t  *klcf;
 
     klcf = ngx_http_get_module_loc_conf(r, ngx_http_kochava_module);
@@ -720,11 +728,16 @@ ngx_http_kochava_send_json(ngx_http_request_t *r, ngx_uint_t status,
         h->hash = 1;
         ngx_str_set(&h->key, "Allow");
 
-        if (klcf->postback == NGX_CONF_UNSET_UINT) {
-            ngx_str_set(&h->value, "POST, OPTIONS");
+        ctx = ngx_http_get_module_ctx(r, ngx_http_kochava_module);
+
+        if (klcf->postback != NGX_CONF_UNSET_UINT) {
+            ngx_str_set(&h->value, "GET, POST");
+
+        } else if (ctx && ctx->settings) {
+            ngx_str_set(&h->value, "GET, HEAD");
 
         } else {
-            ngx_str_set(&h->value, "GET, POST");
+            ngx_str_set(&h->value, "POST, OPTIONS");
         }
     }
 

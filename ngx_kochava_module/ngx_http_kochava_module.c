@@ -66,6 +66,13 @@ static ngx_command_t  ngx_http_kochava_commands[] = {
       offsetof(ngx_http_kochava_loc_conf_t, app_id),
       NULL },
 
+    { ngx_string("kochava_settings_api_host"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_set_complex_value_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_kochava_loc_conf_t, settings_api_host),
+      NULL },
+
     { ngx_string("kochava_pass"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_str_slot,
@@ -321,6 +328,7 @@ ngx_http_kochava_create_loc_conf(ngx_conf_t *cf)
 
     conf->postback = NGX_CONF_UNSET_UINT;
     conf->app_id = NGX_CONF_UNSET_PTR;
+    conf->settings_api_host = NGX_CONF_UNSET_PTR;
     conf->delivery = NGX_CONF_UNSET_UINT;
     conf->max_body_size = NGX_CONF_UNSET_SIZE;
     conf->max_message_size = NGX_CONF_UNSET_SIZE;
@@ -348,6 +356,8 @@ ngx_http_kochava_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_core_loc_conf_t  *clcf;
 
     ngx_conf_merge_ptr_value(conf->app_id, prev->app_id, NULL);
+    ngx_conf_merge_ptr_value(conf->settings_api_host, prev->settings_api_host,
+                             NULL);
     ngx_conf_merge_uint_value(conf->delivery, prev->delivery,
                               NGX_HTTP_KOCHAVA_SYNC);
     ngx_conf_merge_size_value(conf->max_body_size, prev->max_body_size,

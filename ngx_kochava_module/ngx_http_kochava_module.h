@@ -53,6 +53,7 @@ typedef struct {
 
 typedef struct {
     ngx_http_complex_value_t     *app_id;
+    ngx_http_complex_value_t     *settings_api_host;  /* NULL: request's */
     ngx_http_kochava_pass_t       pass[KOCHAVA_NDESTS];
     ngx_str_t                     pass_conf[KOCHAVA_NDESTS];
 
@@ -130,6 +131,7 @@ struct ngx_http_kochava_ctx_s {
     unsigned                      posted:1;
     unsigned                      responded:1;
     unsigned                      detached:1;     /* async fan-out */
+    unsigned                      settings:1;     /* .../settings */
 };
 
 
