@@ -133,7 +133,8 @@ $(MODULE): $(NGX_OBJS)/Makefile $(CORE_SRCS) $(GLUE_SRCS) $(HEADERS)
 
 unit: $(UNIT_BINS)
 
-$(BUILD)/unit/%: tests/unit/%.c $(CORE_SRCS) $(HEADERS) tests/unit/tap.h
+$(BUILD)/unit/%: tests/unit/%.c $(CORE_SRCS) $(HEADERS) tests/unit/tap.h \
+                 tests/unit/test_helpers.h
 	@mkdir -p $(BUILD)/unit
 	$(CC) $(CORE_CFLAGS) -Itests/unit -o $@ $< $(CORE_SRCS) $(CORE_LIBS)
 

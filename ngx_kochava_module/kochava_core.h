@@ -90,9 +90,27 @@ typedef struct {
     const kochava_name_t     *names;
     size_t                    nnames;
 
+    /*
+     * Google's DMA consent (kochava.md, "Consent"): the Segment consent
+     * category (context.consent.categoryPreferences) that says each flag;
+     * NULL: that flag is never sent.
+     */
+    const char               *consent_ad_user_data;
+    size_t                    consent_ad_user_data_len;
+    const char               *consent_ad_personalization;
+    size_t                    consent_ad_personalization_len;
+
     unsigned                  identify_traits:1; /* send scalar traits */
     unsigned                  braze:1;           /* Braze fan-out is on */
 } kochava_conf_t;
+
+
+/* whether the EU's GDPR applies to a request (a complex value's say) */
+typedef enum {
+    KOCHAVA_GDPR_UNKNOWN = 0,    /* not sent */
+    KOCHAVA_GDPR_NO,             /* "gdpr_applies": 0 */
+    KOCHAVA_GDPR_YES             /* "gdpr_applies": 1 */
+} kochava_gdpr_e;
 
 
 /* what the glue knows about the request, besides its body */
@@ -103,6 +121,7 @@ typedef struct {
     const char               *client_ip;     /* $remote_addr */
     size_t                    client_ip_len;
     int64_t                   received_ms;   /* receivedAt, epoch ms */
+    kochava_gdpr_e            gdpr_applies;  /* 0 (zeroed): unknown */
 
     /*
      * De-duplication (may be NULL): called for each valid message that

@@ -26,6 +26,8 @@ static ngx_int_t ngx_http_kochava_header_key(ngx_http_request_t *r,
     ngx_http_kochava_ctx_t *ctx);
 static ngx_int_t ngx_http_kochava_check_app_id(ngx_http_request_t *r,
     ngx_http_kochava_loc_conf_t *klcf, ngx_http_kochava_ctx_t *ctx);
+static kochava_gdpr_e ngx_http_kochava_gdpr_applies(ngx_http_request_t *r,
+    ngx_http_kochava_loc_conf_t *klcf);
 static void ngx_http_kochava_body_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_kochava_process(ngx_http_request_t *r,
     ngx_http_kochava_ctx_t *ctx);
@@ -474,6 +476,7 @@ ngx_http_kochava_process(ngx_http_request_t *r, ngx_http_kochava_ctx_t *ctx)
     req.client_ip = (const char *) r->connection->addr_text.data;
     req.client_ip_len = r->connection->addr_text.len;
     req.received_ms = (int64_t) r->start_sec * 1000 + r->start_msec;
+    req.gdpr_applies = ngx_http_kochava_gdpr_applies(r, klcf);
     req.seen = klcf->dedup ? ngx_http_kochava_dedup_seen : NULL;
     req.seen_data = ctx;
 
@@ -524,6 +527,36 @@ ngx_http_kochava_process(ngx_http_request_t *r, ngx_http_kochava_ctx_t *ctx)
     }
 
     return ngx_http_kochava_send_json(r, NGX_HTTP_OK, json, len);
+}
+
+
+/*
+ * kochava_gdpr_applies: "1" or "0"; anything else (an empty value, a
+ * country the map does not know) leaves gdpr_applies out.
+ */
+
+static kochava_gdpr_e
+ngx_http_kochava_gdpr_applies(ngx_http_request_t *r,
+    ngx_http_kochava_loc_conf_t *klcf)
+{
+    ngx_str_t  value;
+
+    if (klcf->gdpr_applies == NULL
+        || ngx_http_complex_value(r, klcf->gdpr_applies, &value) != NGX_OK
+        || value.len != 1)
+    {
+        return KOCHAVA_GDPR_UNKNOWN;
+    }
+
+    if (value.data[0] == '1') {
+        return KOCHAVA_GDPR_YES;
+    }
+
+    if (value.data[0] == '0') {
+        return KOCHAVA_GDPR_NO;
+    }
+
+    return KOCHAVA_GDPR_UNKNOWN;
 }
 
 

@@ -54,6 +54,10 @@ typedef struct {
 typedef struct {
     ngx_http_complex_value_t     *app_id;
     ngx_http_complex_value_t     *settings_api_host;  /* NULL: request's */
+    ngx_http_complex_value_t     *gdpr_applies;   /* NULL: not sent */
+    ngx_str_t                     consent_ad_user_data;      /* categories */
+    ngx_str_t                     consent_ad_personalization;
+    ngx_flag_t                    consent;        /* kochava_consent seen */
     ngx_http_kochava_pass_t       pass[KOCHAVA_NDESTS];
     ngx_str_t                     pass_conf[KOCHAVA_NDESTS];
 

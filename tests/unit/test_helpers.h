@@ -145,6 +145,7 @@ test_req(kochava_req_t *req, kochava_call_e call)
     req->client_ip = "127.0.0.1";
     req->client_ip_len = 9;
     req->received_ms = TEST_RECEIVED_MS;
+    req->gdpr_applies = KOCHAVA_GDPR_UNKNOWN;
     req->seen = NULL;
     req->seen_data = NULL;
 }
