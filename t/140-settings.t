@@ -177,3 +177,14 @@ Access-Control-Allow-Origin: https://shop.example.com
 --- error_code: 404
 --- response_body chomp
 {"success":false,"message":"Not found"}
+
+
+
+=== TEST 11: the rollback of docs/migrating-from-segment.md: the settings send the libraries back to Segment's API
+--- http_config
+    map $kochava_write_key $kochava_app { default ""; wk_test_1 koexample-app-guid; }
+--- config eval: ingest_config('kochava_settings_api_host https://api.segment.io/v1;')
+--- request
+GET /v1/projects/wk_test_1/settings
+--- error_code: 200
+--- response_body_like: "Segment\.io":\{"apiKey":"wk_test_1","apiHost":"api\.segment\.io/v1","protocol":"https"\}
