@@ -32,7 +32,7 @@ X-Key: wk_test_1
 
 
 
-=== TEST 2: what the libraries do with it: analytics-kotlin/-swift/-flutter post to https://<apiHost>/b, react-native to `https://${apiHost}/b`, analytics.js to <protocol>://<apiHost>/<t|b>
+=== TEST 2: what the libraries read: one integration only (Segment.io, so no device-mode destination starts), its apiKey and apiHost (Kotlin, Swift, Flutter and React Native post to https://<apiHost>/b), telemetry off
 --- http_config
     map $kochava_write_key $kochava_app { default ""; wk_test_1 koexample-app-guid; }
 --- config eval: ingest_config()
@@ -41,23 +41,7 @@ Host: edge.example.com
 --- request
 GET /v1/projects/wk_test_1/settings
 --- error_code: 200
---- response_body_filters eval
-sub {
-    my $s = JSON::PP->new->decode($_[0]);
-    my $seg = $s->{integrations}{'Segment.io'};
-    my @keys = sort keys %{$s->{integrations}};
-    return join "\n", "integrations: @keys",
-        "kotlin/swift/flutter/react-native: https://$seg->{apiHost}/b",
-        "analytics.js: $seg->{protocol}://$seg->{apiHost}/t",
-        "apiKey: $seg->{apiKey}",
-        "telemetry: $s->{metrics}{sampleRate}", "";
-}
---- response_body
-integrations: Segment.io
-kotlin/swift/flutter/react-native: https://edge.example.com/v1/b
-analytics.js: http://edge.example.com/v1/t
-apiKey: wk_test_1
-telemetry: 0
+--- response_body_like: ^\{"integrations":\{"Segment\.io":\{"apiKey":"wk_test_1","apiHost":"edge\.example\.com/v1","protocol":"http"\}\},.*"metrics":\{"sampleRate":0\}
 
 
 
