@@ -143,9 +143,7 @@ test: all unit fuzz-smoke test-nginx-lib
 	tests/dedup/run
 	$(TEST_ENV) prove $(UNIT_BINS) t/*.t tests/runner/false-assertions.t \
 	    tests/spool/spool.t tests/e2e/outage.t tests/replay/run \
-	    tests/examples/run tests/store/run \
-	    tests/licence/run \
-	    tests/docs/run \
+	    tests/examples/run tests/store/run tests/licence/run tests/docs/run \
 	    tests/guide/run
 
 # the suites need the real Test::Nginx: say where to get it when it is not
