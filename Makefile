@@ -133,7 +133,8 @@ $(MODULE): $(NGX_OBJS)/Makefile $(CORE_SRCS) $(GLUE_SRCS) $(HEADERS)
 
 unit: $(UNIT_BINS)
 
-$(BUILD)/unit/%: tests/unit/%.c $(CORE_SRCS) $(HEADERS) tests/unit/tap.h
+$(BUILD)/unit/%: tests/unit/%.c $(CORE_SRCS) $(HEADERS) tests/unit/tap.h \
+                 tests/unit/test_helpers.h
 	@mkdir -p $(BUILD)/unit
 	$(CC) $(CORE_CFLAGS) -Itests/unit -o $@ $< $(CORE_SRCS) $(CORE_LIBS)
 
@@ -142,7 +143,8 @@ test: all unit fuzz-smoke test-nginx-lib
 	tests/dedup/run
 	$(TEST_ENV) prove $(UNIT_BINS) t/*.t tests/runner/false-assertions.t \
 	    tests/spool/spool.t tests/e2e/outage.t tests/replay/run \
-	    tests/examples/run tests/store/run
+	    tests/examples/run tests/store/run tests/licence/run tests/docs/run \
+	    tests/guide/run
 
 # the suites need the real Test::Nginx: say where to get it when it is not
 # to be found

@@ -1,6 +1,7 @@
 
 /*
  * Copyright (C) ngx_kochava_module authors
+ * SPDX-License-Identifier: BSD-2-Clause
  *
  * A batch body (/v1/batch), and the same bytes through the authorization
  * header parser and the inflater.

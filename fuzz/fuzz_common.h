@@ -1,6 +1,7 @@
 
 /*
  * Copyright (C) ngx_kochava_module authors
+ * SPDX-License-Identifier: BSD-2-Clause
  *
  * What the fuzz targets share: a configuration and an arena allocator
  * that frees everything after each input.
@@ -75,6 +76,14 @@ fuzz_conf(kochava_conf_t *conf, const unsigned char *data, size_t size)
     conf->braze = (size && (data[0] & 2)) ? 0 : 1;
     conf->names = &row;
     conf->nnames = 1;
+
+    /* half of the inputs map both DMA consent flags */
+    if (size && (data[0] & 4)) {
+        conf->consent_ad_user_data = "Advertising";
+        conf->consent_ad_user_data_len = sizeof("Advertising") - 1;
+        conf->consent_ad_personalization = "C0004";
+        conf->consent_ad_personalization_len = sizeof("C0004") - 1;
+    }
 }
 
 
@@ -134,6 +143,8 @@ fuzz_body(kochava_call_e call, const unsigned char *data, size_t size)
     req.app_id_len = sizeof("fuzz-app-guid") - 1;
     req.client_ip = "127.0.0.1";
     req.client_ip_len = sizeof("127.0.0.1") - 1;
+    req.gdpr_applies = size ? (kochava_gdpr_e) (data[size - 1] % 3)
+                            : KOCHAVA_GDPR_UNKNOWN;
     req.received_ms = 1710962816000LL;
     req.seen = (size & 1) ? fuzz_seen : NULL;
 

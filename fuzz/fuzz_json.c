@@ -1,6 +1,7 @@
 
 /*
  * Copyright (C) ngx_kochava_module authors
+ * SPDX-License-Identifier: BSD-2-Clause
  *
  * The core's JSON against jansson, its reference: every input must be
  * accepted or refused by both, and what is accepted must be written byte

@@ -1,6 +1,7 @@
 
 /*
  * Copyright (C) ngx_kochava_module authors
+ * SPDX-License-Identifier: BSD-2-Clause
  *
  * A single call (/v1/track, /v1/identify, ...): the first byte picks the
  * path, the rest is the body.

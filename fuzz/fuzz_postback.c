@@ -1,6 +1,7 @@
 
 /*
  * Copyright (C) ngx_kochava_module authors
+ * SPDX-License-Identifier: BSD-2-Clause
  *
  * An attribution postback: the first byte picks Kochava or Tune and query
  * string or JSON, the rest is the parameters.

@@ -1,6 +1,7 @@
 
 /*
  * Copyright (C) ngx_kochava_module authors
+ * SPDX-License-Identifier: BSD-2-Clause
  *
  * The fleet store's answer parser (kochava_store_parse): the first byte
  * picks how many keys the batch asked about and the size of the pieces

@@ -1,6 +1,7 @@
 
 /*
  * Copyright (C) ngx_kochava_module authors
+ * SPDX-License-Identifier: BSD-2-Clause
  *
  * The core's arena: memory taken from malloc() in chunks and given back
  * all at once (or back to a mark), like an nginx pool but with no nginx.

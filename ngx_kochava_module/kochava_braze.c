@@ -1,6 +1,7 @@
 
 /*
  * Copyright (C) ngx_kochava_module authors
+ * SPDX-License-Identifier: BSD-2-Clause
  *
  * Attributed installs -> Braze /users/track (braze.md): one attribute and
  * one event per install, at most KOCHAVA_BRAZE_MAX of each per body.

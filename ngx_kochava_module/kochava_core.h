@@ -1,6 +1,7 @@
 
 /*
  * Copyright (C) ngx_kochava_module authors
+ * SPDX-License-Identifier: BSD-2-Clause
  *
  * The core of the edge: parse, validate, normalise and rewrite Segment
  * calls into Kochava (and Braze) request bodies.  Plain C over jansson and
@@ -89,9 +90,27 @@ typedef struct {
     const kochava_name_t     *names;
     size_t                    nnames;
 
+    /*
+     * Google's DMA consent (kochava.md, "Consent"): the Segment consent
+     * category (context.consent.categoryPreferences) that says each flag;
+     * NULL: that flag is never sent.
+     */
+    const char               *consent_ad_user_data;
+    size_t                    consent_ad_user_data_len;
+    const char               *consent_ad_personalization;
+    size_t                    consent_ad_personalization_len;
+
     unsigned                  identify_traits:1; /* send scalar traits */
     unsigned                  braze:1;           /* Braze fan-out is on */
 } kochava_conf_t;
+
+
+/* whether the EU's GDPR applies to a request (a complex value's say) */
+typedef enum {
+    KOCHAVA_GDPR_UNKNOWN = 0,    /* not sent */
+    KOCHAVA_GDPR_NO,             /* "gdpr_applies": 0 */
+    KOCHAVA_GDPR_YES             /* "gdpr_applies": 1 */
+} kochava_gdpr_e;
 
 
 /* what the glue knows about the request, besides its body */
@@ -102,6 +121,7 @@ typedef struct {
     const char               *client_ip;     /* $remote_addr */
     size_t                    client_ip_len;
     int64_t                   received_ms;   /* receivedAt, epoch ms */
+    kochava_gdpr_e            gdpr_applies;  /* 0 (zeroed): unknown */
 
     /*
      * De-duplication (may be NULL): called for each valid message that
@@ -234,6 +254,41 @@ int kochava_doc_process(const kochava_conf_t *conf, const kochava_req_t *req,
     kochava_doc_t *doc, const kochava_allocator_t *a, kochava_result_t *res);
 
 void kochava_doc_free(kochava_doc_t *doc);
+
+
+/*
+ * Settings for the mobile and browser libraries (ingest.md): they fetch
+ * GET <cdnHost>/projects/<writeKey>/settings before sending.
+ */
+typedef struct {
+    const char               *key;           /* in the path */
+    size_t                    key_len;
+    size_t                    prefix_len;    /* the path before /projects/ */
+} kochava_settings_path_t;
+
+typedef struct {
+    const char               *key;           /* the write key */
+    size_t                    key_len;
+    const char               *api_host;      /* "edge.example.com/v1" */
+    size_t                    api_host_len;
+    unsigned                  https:1;       /* analytics.js's protocol */
+} kochava_settings_t;
+
+/*
+ * 1 when path is "<prefix>/projects/<key>/settings" (a trailing slash is
+ * ignored; the key is not empty), with sp filled; 0 otherwise.
+ */
+int kochava_settings_path(const char *path, size_t len,
+    kochava_settings_path_t *sp);
+
+/*
+ * The settings body in *body: integrations["Segment.io"] = {"apiKey",
+ * "apiHost", "protocol"} and no other integration, an all-enabled plan,
+ * telemetry off.  Returns 0, 1 when the key or the host is not valid
+ * UTF-8, -1 on allocation failure.
+ */
+int kochava_settings_json(const kochava_settings_t *s,
+    const kochava_allocator_t *a, const char **body, size_t *len);
 
 
 /* attribution postbacks (braze.md): who sent them */

@@ -1,6 +1,7 @@
 
 /*
  * Copyright (C) ngx_kochava_module authors
+ * SPDX-License-Identifier: BSD-2-Clause
  *
  * A request body: the limits checked on its raw bytes, parsed into the
  * document's arena (kochava_json.h), then every message validated,

@@ -1,6 +1,7 @@
 
 /*
  * Copyright (C) ngx_kochava_module authors
+ * SPDX-License-Identifier: BSD-2-Clause
  *
  * Inflating gzip, zlib and raw deflate bodies, never past a limit: the
  * output buffer grows geometrically up to limit + 1 bytes, and a body that

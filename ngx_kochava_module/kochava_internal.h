@@ -1,6 +1,7 @@
 
 /*
  * Copyright (C) ngx_kochava_module authors
+ * SPDX-License-Identifier: BSD-2-Clause
  *
  * What the files of the core share with each other (and with the unit
  * tests).  Not for the nginx glue: it uses kochava_core.h only.

@@ -1,6 +1,7 @@
 
 /*
  * Copyright (C) ngx_kochava_module authors
+ * SPDX-License-Identifier: BSD-2-Clause
  *
  * The core's JSON over an arena (kochava_json.h): the parser, the tree
  * and the compact writer.

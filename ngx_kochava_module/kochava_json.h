@@ -1,6 +1,7 @@
 
 /*
  * Copyright (C) ngx_kochava_module authors
+ * SPDX-License-Identifier: BSD-2-Clause
  *
  * The core's JSON: a parser, a tree and a compact writer over an arena
  * (kochava_arena.h).

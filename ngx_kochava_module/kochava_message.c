@@ -1,6 +1,7 @@
 
 /*
  * Copyright (C) ngx_kochava_module authors
+ * SPDX-License-Identifier: BSD-2-Clause
  *
  * One message: the validation rules of ingest.md in their order (the
  * first that fails is the error), the batch envelope merged in (one level
@@ -20,6 +21,7 @@ static kochava_json_t *kochava_msg_integration(kochava_msg_t *msg,
 static int kochava_msg_time(kochava_msg_t *msg, const char *name,
     kochava_json_t *value, int64_t *ms, int *present);
 static int kochava_msg_string(kochava_json_t *value, kochava_str_t *out);
+static kochava_platform_e kochava_platform(const char *name, size_t len);
 static int kochava_all_zeros(const char *s, size_t len);
 
 
@@ -421,45 +423,29 @@ kochava_msg_device(kochava_msg_t *msg, kochava_reason_e *reason)
 
     msg->device = device;
 
+    /* context.device.type decides; when it names no platform, the os */
+
     type = device ? kochava_json_get(device, "type") : NULL;
 
-    if (type != NULL && !kochava_json_is_null(type)) {
-        if (kochava_json_is_string(type)) {
-            str.data = kochava_json_string(type);
-            str.len = kochava_json_string_len(type);
+    if (kochava_json_is_string(type)) {
+        msg->platform = kochava_platform(kochava_json_string(type),
+                                         kochava_json_string_len(type));
+    }
 
-            if (kochava_strcaseeq(str.data, str.len, "ios")) {
-                msg->platform = KOCHAVA_PLATFORM_IOS;
-
-            } else if (kochava_strcaseeq(str.data, str.len, "android")) {
-                msg->platform = KOCHAVA_PLATFORM_ANDROID;
-            }
-        }
-
-    } else {
+    if (msg->platform == KOCHAVA_PLATFORM_NONE) {
         os = kochava_msg_context(msg, "os");
         value = kochava_json_is_object(os) ? kochava_json_get(os, "name")
                                            : NULL;
 
         if (kochava_json_is_string(value)) {
-            str.data = kochava_json_string(value);
-            str.len = kochava_json_string_len(value);
-
-            if (kochava_strcaseeq(str.data, str.len, "ios")
-                || kochava_strcaseeq(str.data, str.len, "ipados")
-                || kochava_strcaseeq(str.data, str.len, "tvos")
-                || kochava_strcaseeq(str.data, str.len, "watchos"))
-            {
-                msg->platform = KOCHAVA_PLATFORM_IOS;
-
-            } else if (kochava_strcaseeq(str.data, str.len, "android")) {
-                msg->platform = KOCHAVA_PLATFORM_ANDROID;
-            }
+            msg->platform = kochava_platform(kochava_json_string(value),
+                                             kochava_json_string_len(value));
         }
     }
 
     if (msg->platform == KOCHAVA_PLATFORM_NONE) {
-        strcpy(msg->error, "context.device.type must be ios or android");
+        strcpy(msg->error, "context.device.type (or context.os.name) must "
+               "be ios, ipados, tvos, watchos, visionos or android");
         return 1;
     }
 
@@ -492,6 +478,34 @@ kochava_msg_device(kochava_msg_t *msg, kochava_reason_e *reason)
     msg->ad_tracking = kochava_json_is_true(value);
 
     return 0;
+}
+
+
+/*
+ * The platform a device.type or an os.name names, in any case: Apple's
+ * (IDFA and IDFV) or Android.
+ */
+
+static kochava_platform_e
+kochava_platform(const char *name, size_t len)
+{
+    size_t  i;
+
+    static const char  *apple[] = {
+        "ios", "ipados", "tvos", "watchos", "visionos"
+    };
+
+    for (i = 0; i < sizeof(apple) / sizeof(apple[0]); i++) {
+        if (kochava_strcaseeq(name, len, apple[i])) {
+            return KOCHAVA_PLATFORM_IOS;
+        }
+    }
+
+    if (kochava_strcaseeq(name, len, "android")) {
+        return KOCHAVA_PLATFORM_ANDROID;
+    }
+
+    return KOCHAVA_PLATFORM_NONE;
 }
 
 

@@ -1,6 +1,7 @@
 
 /*
  * Copyright (C) ngx_kochava_module authors
+ * SPDX-License-Identifier: BSD-2-Clause
  *
  * Attribution postbacks from Kochava and Tune (braze.md): query strings,
  * forms or JSON objects, turned into at most one Braze /users/track body.

@@ -1,6 +1,7 @@
 
 /*
  * Copyright (C) ngx_kochava_module authors
+ * SPDX-License-Identifier: BSD-2-Clause
  *
  * The rewrite of kochava.md: a validated message -> the body of a Kochava
  * event or install, or of an IdentityLink.  Values of the message are
@@ -21,6 +22,11 @@
 static kochava_json_t *kochava_event_data(kochava_arena_t *arena,
     kochava_json_t *props);
 static kochava_json_t *kochava_device_ver(kochava_msg_t *msg);
+static int kochava_consent(const kochava_conf_t *conf,
+    const kochava_req_t *req, kochava_msg_t *msg, kochava_json_t *data);
+static int kochava_consent_flag(kochava_arena_t *arena,
+    kochava_json_t *consent, const char *flag, kochava_json_t *prefs,
+    const char *category, size_t len);
 static kochava_json_t *kochava_user_agent(kochava_msg_t *msg);
 static kochava_json_t *kochava_scalar_string(kochava_arena_t *arena,
     kochava_json_t *value);
@@ -238,6 +244,10 @@ kochava_rewrite_event(const kochava_conf_t *conf, const kochava_req_t *req,
         }
     }
 
+    if (kochava_consent(conf, req, msg, data) != 0) {
+        goto failed;
+    }
+
     if (install) {
         return root;
     }
@@ -376,6 +386,89 @@ kochava_rewrite_event(const kochava_conf_t *conf, const kochava_req_t *req,
 failed:
 
     return NULL;
+}
+
+
+/*
+ * data.gdpr_privacy_consent, Google's DMA consent: "gdpr_applies" from the
+ * request (a complex value), "tc_string" from context.consent.tcString,
+ * "ad_user_data" and "ad_personalization" from the Segment categories of
+ * context.consent.categoryPreferences the configuration names, each
+ * where it is known; no object at all when none is.
+ */
+
+static int
+kochava_consent(const kochava_conf_t *conf, const kochava_req_t *req,
+    kochava_msg_t *msg, kochava_json_t *data)
+{
+    kochava_json_t   *consent, *segment, *value, *prefs;
+    kochava_arena_t  *arena;
+
+    arena = msg->arena;
+
+    consent = kochava_json_object(arena);
+    if (consent == NULL) {
+        return -1;
+    }
+
+    if (req->gdpr_applies != KOCHAVA_GDPR_UNKNOWN
+        && kochava_json_set(arena, consent, "gdpr_applies",
+               kochava_json_new_integer(arena,
+                   req->gdpr_applies == KOCHAVA_GDPR_YES)) != 0)
+    {
+        return -1;
+    }
+
+    segment = kochava_msg_context(msg, "consent");
+    value = kochava_json_get(segment, "tcString");
+
+    if (kochava_json_is_string(value) && kochava_json_string_len(value)
+        && kochava_json_set(arena, consent, "tc_string", value) != 0)
+    {
+        return -1;
+    }
+
+    prefs = kochava_json_get(segment, "categoryPreferences");
+
+    if (kochava_consent_flag(arena, consent, "ad_user_data", prefs,
+                             conf->consent_ad_user_data,
+                             conf->consent_ad_user_data_len) != 0
+        || kochava_consent_flag(arena, consent, "ad_personalization", prefs,
+                                conf->consent_ad_personalization,
+                                conf->consent_ad_personalization_len) != 0)
+    {
+        return -1;
+    }
+
+    if (kochava_json_count(consent) == 0) {
+        return 0;
+    }
+
+    return kochava_json_set(arena, data, "gdpr_privacy_consent", consent);
+}
+
+
+/* flag: 1 or 0 when the category is a boolean of prefs, else left out */
+
+static int
+kochava_consent_flag(kochava_arena_t *arena, kochava_json_t *consent,
+    const char *flag, kochava_json_t *prefs, const char *category,
+    size_t len)
+{
+    kochava_json_t  *value;
+
+    if (category == NULL) {
+        return 0;
+    }
+
+    value = kochava_json_getn(prefs, category, len);
+
+    if (!kochava_json_is_boolean(value)) {
+        return 0;
+    }
+
+    return kochava_json_set(arena, consent, flag,
+               kochava_json_new_integer(arena, kochava_json_is_true(value)));
 }
 
 

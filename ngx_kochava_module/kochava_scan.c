@@ -1,6 +1,7 @@
 
 /*
  * Copyright (C) ngx_kochava_module authors
+ * SPDX-License-Identifier: BSD-2-Clause
  *
  * The pre-scan: one pass over the raw bytes of a body, aware of strings
  * and escapes, that measures what the limits need (nesting depth, compact

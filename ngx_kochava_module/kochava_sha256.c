@@ -1,6 +1,7 @@
 
 /*
  * Copyright (C) ngx_kochava_module authors
+ * SPDX-License-Identifier: BSD-2-Clause
  *
  * SHA-256 (FIPS 180-4), for the de-duplication store's keys and ring
  * points: every edge of a fleet must compute the same value for the same

@@ -1,6 +1,7 @@
 
 /*
  * Copyright (C) ngx_kochava_module authors
+ * SPDX-License-Identifier: BSD-2-Clause
  *
  * The fleet store's keys, ring, requests and answer parser
  * (kochava_store.h).  No I/O: the nginx glue

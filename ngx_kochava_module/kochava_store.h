@@ -1,6 +1,7 @@
 
 /*
  * Copyright (C) ngx_kochava_module authors
+ * SPDX-License-Identifier: BSD-2-Clause
  *
  * The fleet-wide de-duplication store on memcached, without nginx: keys,
  * the consistent-hash ring that spreads them over the servers, the

@@ -1,6 +1,7 @@
 
 /*
  * Copyright (C) ngx_kochava_module authors
+ * SPDX-License-Identifier: BSD-2-Clause
  *
  * ISO-8601 date-times as Segment's libraries send them, to and from epoch
  * milliseconds.

@@ -1,6 +1,7 @@
 
 /*
  * Copyright (C) ngx_kochava_module authors
+ * SPDX-License-Identifier: BSD-2-Clause
  *
  * Small pieces: call types and metric labels, the write key of an
  * Authorization header, encodeURIComponent, numbers as strings, messageIds,

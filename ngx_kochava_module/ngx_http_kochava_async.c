@@ -1,6 +1,7 @@
 
 /*
  * Copyright (C) ngx_kochava_module authors
+ * SPDX-License-Identifier: BSD-2-Clause
  *
  * Async delivery.  Background subrequests of the client's request would
  * keep its connection busy until the last upstream answered: the next

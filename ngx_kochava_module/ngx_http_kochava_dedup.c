@@ -1,6 +1,7 @@
 
 /*
  * Copyright (C) ngx_kochava_module authors
+ * SPDX-License-Identifier: BSD-2-Clause
  *
  * De-duplication by messageId: "kochava_dedup_zone name:size [ttl=24h]"
  * (and store=<upstream>: ngx_http_kochava_store.c)

@@ -1,6 +1,7 @@
 
 /*
  * Copyright (C) ngx_kochava_module authors
+ * SPDX-License-Identifier: BSD-2-Clause
  *
  * Fan-out: every outbound body becomes a background POST subrequest to its
  * pass location, at most kochava_concurrency of them in flight.  Their

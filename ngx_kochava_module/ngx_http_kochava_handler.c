@@ -1,6 +1,7 @@
 
 /*
  * Copyright (C) ngx_kochava_module authors
+ * SPDX-License-Identifier: BSD-2-Clause
  *
  * The ingest location's content handler: checks what can be checked from
  * the headers, reads the body, hands it to the core and answers.
@@ -12,6 +13,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_kochava_module.h"
+#include "ngx_http_kochava_settings.h"
 
 
 static ngx_int_t ngx_http_kochava_preflight(ngx_http_request_t *r,
@@ -24,6 +26,8 @@ static ngx_int_t ngx_http_kochava_header_key(ngx_http_request_t *r,
     ngx_http_kochava_ctx_t *ctx);
 static ngx_int_t ngx_http_kochava_check_app_id(ngx_http_request_t *r,
     ngx_http_kochava_loc_conf_t *klcf, ngx_http_kochava_ctx_t *ctx);
+static kochava_gdpr_e ngx_http_kochava_gdpr_applies(ngx_http_request_t *r,
+    ngx_http_kochava_loc_conf_t *klcf);
 static void ngx_http_kochava_body_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_kochava_process(ngx_http_request_t *r,
     ngx_http_kochava_ctx_t *ctx);
@@ -51,8 +55,25 @@ ngx_http_kochava_ingest_handler(ngx_http_request_t *r)
 
     klcf = ngx_http_get_module_loc_conf(r, ngx_http_kochava_module);
 
+    /* from the start: $kochava_error tells every error answer */
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_kochava_ctx_t));
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->request = r;
+
+    ngx_http_set_ctx(r, ctx, ngx_http_kochava_module);
+
     if (r->method == NGX_HTTP_OPTIONS && klcf->cors) {
         return ngx_http_kochava_preflight(r, klcf);
+    }
+
+    rc = ngx_http_kochava_settings(r);
+
+    if (rc != NGX_DECLINED) {
+        return rc;
     }
 
     if (r->method != NGX_HTTP_POST) {
@@ -61,6 +82,7 @@ ngx_http_kochava_ingest_handler(ngx_http_request_t *r)
     }
 
     call = kochava_call_from_path((const char *) r->uri.data, r->uri.len);
+    ctx->call = call;
 
     if (call == KOCHAVA_CALL_UNKNOWN) {
         return ngx_http_kochava_answer_early(r, NGX_HTTP_NOT_FOUND,
@@ -98,16 +120,6 @@ ngx_http_kochava_ingest_handler(ngx_http_request_t *r)
         return ngx_http_kochava_answer_early(r, NGX_HTTP_BAD_REQUEST,
                                              "Request body too large");
     }
-
-    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_kochava_ctx_t));
-    if (ctx == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    ctx->request = r;
-    ctx->call = call;
-
-    ngx_http_set_ctx(r, ctx, ngx_http_kochava_module);
 
     ctx->encoding = encoding;
 
@@ -400,6 +412,11 @@ ngx_http_kochava_process(ngx_http_request_t *r, ngx_http_kochava_ctx_t *ctx)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    if (body.len == 0) {
+        return ngx_http_kochava_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                           "Invalid JSON: empty body");
+    }
+
     rc = kochava_doc_parse(&klcf->core, ctx->call, (const char *) body.data,
                            body.len, &doc, err, sizeof(err));
 
@@ -459,6 +476,7 @@ ngx_http_kochava_process(ngx_http_request_t *r, ngx_http_kochava_ctx_t *ctx)
     req.client_ip = (const char *) r->connection->addr_text.data;
     req.client_ip_len = r->connection->addr_text.len;
     req.received_ms = (int64_t) r->start_sec * 1000 + r->start_msec;
+    req.gdpr_applies = ngx_http_kochava_gdpr_applies(r, klcf);
     req.seen = klcf->dedup ? ngx_http_kochava_dedup_seen : NULL;
     req.seen_data = ctx;
 
@@ -509,6 +527,36 @@ ngx_http_kochava_process(ngx_http_request_t *r, ngx_http_kochava_ctx_t *ctx)
     }
 
     return ngx_http_kochava_send_json(r, NGX_HTTP_OK, json, len);
+}
+
+
+/*
+ * kochava_gdpr_applies: "1" or "0"; anything else (an empty value, a
+ * country the map does not know) leaves gdpr_applies out.
+ */
+
+static kochava_gdpr_e
+ngx_http_kochava_gdpr_applies(ngx_http_request_t *r,
+    ngx_http_kochava_loc_conf_t *klcf)
+{
+    ngx_str_t  value;
+
+    if (klcf->gdpr_applies == NULL
+        || ngx_http_complex_value(r, klcf->gdpr_applies, &value) != NGX_OK
+        || value.len != 1)
+    {
+        return KOCHAVA_GDPR_UNKNOWN;
+    }
+
+    if (value.data[0] == '1') {
+        return KOCHAVA_GDPR_YES;
+    }
+
+    if (value.data[0] == '0') {
+        return KOCHAVA_GDPR_NO;
+    }
+
+    return KOCHAVA_GDPR_UNKNOWN;
 }
 
 
@@ -654,9 +702,26 @@ ngx_int_t
 ngx_http_kochava_send_error(ngx_http_request_t *r, ngx_uint_t status,
     const char *message)
 {
-    size_t               len;
-    const char          *json;
-    kochava_allocator_t  alloc;
+    size_t                   len;
+    const char              *json;
+    kochava_allocator_t      alloc;
+    ngx_http_kochava_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_kochava_module);
+
+    /* $kochava_error: the first error; message may be on the stack */
+
+    if (ctx && ctx->error.len == 0) {
+        len = ngx_strlen(message);
+
+        ctx->error.data = ngx_pnalloc(r->pool, len);
+        if (ctx->error.data == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ngx_memcpy(ctx->error.data, message, len);
+        ctx->error.len = len;
+    }
 
     ngx_http_kochava_allocator(r, &alloc);
 
@@ -677,6 +742,7 @@ ngx_http_kochava_send_json(ngx_http_request_t *r, ngx_uint_t status,
     ngx_buf_t                    *b;
     ngx_chain_t                   out;
     ngx_table_elt_t              *h;
+    ngx_http_kochava_ctx_t       *ctx;
     ngx_http_kochava_loc_conf_t  *klcf;
 
     klcf = ngx_http_get_module_loc_conf(r, ngx_http_kochava_module);
@@ -695,11 +761,16 @@ ngx_http_kochava_send_json(ngx_http_request_t *r, ngx_uint_t status,
         h->hash = 1;
         ngx_str_set(&h->key, "Allow");
 
-        if (klcf->postback == NGX_CONF_UNSET_UINT) {
-            ngx_str_set(&h->value, "POST, OPTIONS");
+        ctx = ngx_http_get_module_ctx(r, ngx_http_kochava_module);
+
+        if (klcf->postback != NGX_CONF_UNSET_UINT) {
+            ngx_str_set(&h->value, "GET, POST");
+
+        } else if (ctx && ctx->settings) {
+            ngx_str_set(&h->value, "GET, HEAD");
 
         } else {
-            ngx_str_set(&h->value, "GET, POST");
+            ngx_str_set(&h->value, "POST, OPTIONS");
         }
     }
 

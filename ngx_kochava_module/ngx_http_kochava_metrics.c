@@ -1,6 +1,7 @@
 
 /*
  * Copyright (C) ngx_kochava_module authors
+ * SPDX-License-Identifier: BSD-2-Clause
  *
  * The metrics zone: one structure of ngx_atomic_t counters in shared
  * memory, created when a location uses the module, kept across reloads,

@@ -1,6 +1,7 @@
 
 /*
  * Copyright (C) ngx_kochava_module authors
+ * SPDX-License-Identifier: BSD-2-Clause
  *
  * Counters in shared memory, summed over all workers (docs/metrics.md),
  * and the de-duplication zones.  Included by ngx_http_kochava_module.h.

@@ -1,6 +1,7 @@
 
 /*
  * Copyright (C) ngx_kochava_module authors
+ * SPDX-License-Identifier: BSD-2-Clause
  *
  * Directives, configuration and the module's definition.
  */
@@ -28,6 +29,8 @@ static char *ngx_http_kochava_ingest(ngx_conf_t *cf, ngx_command_t *cmd,
 static char *ngx_http_kochava_postback(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_kochava_event_name(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_kochava_consent(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static void *ngx_http_kochava_create_main_conf(ngx_conf_t *cf);
 static char *ngx_http_kochava_init_main_conf(ngx_conf_t *cf, void *conf);
@@ -63,6 +66,13 @@ static ngx_command_t  ngx_http_kochava_commands[] = {
       ngx_http_set_complex_value_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_kochava_loc_conf_t, app_id),
+      NULL },
+
+    { ngx_string("kochava_settings_api_host"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_set_complex_value_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_kochava_loc_conf_t, settings_api_host),
       NULL },
 
     { ngx_string("kochava_pass"),
@@ -207,6 +217,20 @@ static ngx_command_t  ngx_http_kochava_commands[] = {
       0,
       NULL },
 
+    { ngx_string("kochava_consent"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
+      ngx_http_kochava_consent,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("kochava_gdpr_applies"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_set_complex_value_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_kochava_loc_conf_t, gdpr_applies),
+      NULL },
+
       ngx_null_command
 };
 
@@ -315,11 +339,16 @@ ngx_http_kochava_create_loc_conf(ngx_conf_t *cf)
      *     conf->pass = { { null, null }, ... };
      *     conf->pass_conf = { null, ... };
      *     conf->names = NULL;
+     *     conf->consent_ad_user_data = { 0, NULL };
+     *     conf->consent_ad_personalization = { 0, NULL };
      *     conf->core = { 0 };
      */
 
     conf->postback = NGX_CONF_UNSET_UINT;
     conf->app_id = NGX_CONF_UNSET_PTR;
+    conf->settings_api_host = NGX_CONF_UNSET_PTR;
+    conf->gdpr_applies = NGX_CONF_UNSET_PTR;
+    conf->consent = NGX_CONF_UNSET;
     conf->delivery = NGX_CONF_UNSET_UINT;
     conf->max_body_size = NGX_CONF_UNSET_SIZE;
     conf->max_message_size = NGX_CONF_UNSET_SIZE;
@@ -347,6 +376,15 @@ ngx_http_kochava_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_core_loc_conf_t  *clcf;
 
     ngx_conf_merge_ptr_value(conf->app_id, prev->app_id, NULL);
+    ngx_conf_merge_ptr_value(conf->settings_api_host, prev->settings_api_host,
+                             NULL);
+    ngx_conf_merge_ptr_value(conf->gdpr_applies, prev->gdpr_applies, NULL);
+
+    if (conf->consent == NGX_CONF_UNSET) {
+        conf->consent = prev->consent;
+        conf->consent_ad_user_data = prev->consent_ad_user_data;
+        conf->consent_ad_personalization = prev->consent_ad_personalization;
+    }
     ngx_conf_merge_uint_value(conf->delivery, prev->delivery,
                               NGX_HTTP_KOCHAVA_SYNC);
     ngx_conf_merge_size_value(conf->max_body_size, prev->max_body_size,
@@ -390,6 +428,19 @@ ngx_http_kochava_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     conf->core.max_depth = conf->max_depth;
     conf->core.identify_traits = conf->identify_traits ? 1 : 0;
     conf->core.braze = conf->pass[KOCHAVA_DEST_BRAZE].uri.len ? 1 : 0;
+
+    if (conf->consent_ad_user_data.len) {
+        conf->core.consent_ad_user_data =
+                                (const char *) conf->consent_ad_user_data.data;
+        conf->core.consent_ad_user_data_len = conf->consent_ad_user_data.len;
+    }
+
+    if (conf->consent_ad_personalization.len) {
+        conf->core.consent_ad_personalization =
+                          (const char *) conf->consent_ad_personalization.data;
+        conf->core.consent_ad_personalization_len =
+                                          conf->consent_ad_personalization.len;
+    }
 
     if (conf->names) {
         conf->core.names = conf->names->elts;
@@ -615,6 +666,79 @@ ngx_http_kochava_event_name(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     name->segment_len = value[1].len;
     name->kochava = (const char *) value[2].data;
     name->kochava_len = value[2].len;
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * "kochava_consent ad_user_data=<category> ad_personalization=<category>"
+ * names the Segment consent category of each of Google's DMA flags (one
+ * may be left out); "off" cancels an inherited one.
+ */
+
+static char *
+ngx_http_kochava_consent(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_kochava_loc_conf_t *klcf = conf;
+
+    size_t       len;
+    ngx_str_t   *value, *category;
+    ngx_uint_t   i;
+
+    if (klcf->consent != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    klcf->consent = 1;
+
+    value = cf->args->elts;
+
+    if (cf->args->nelts == 2 && ngx_strcmp(value[1].data, "off") == 0) {
+        klcf->consent = 0;
+        return NGX_CONF_OK;
+    }
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "ad_user_data=",
+                        sizeof("ad_user_data=") - 1) == 0)
+        {
+            category = &klcf->consent_ad_user_data;
+            len = sizeof("ad_user_data=") - 1;
+
+        } else if (ngx_strncmp(value[i].data, "ad_personalization=",
+                               sizeof("ad_personalization=") - 1) == 0)
+        {
+            category = &klcf->consent_ad_personalization;
+            len = sizeof("ad_personalization=") - 1;
+
+        } else {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\": "
+                               "\"ad_user_data=<category>\", "
+                               "\"ad_personalization=<category>\" "
+                               "or \"off\" expected", &value[i]);
+            return NGX_CONF_ERROR;
+        }
+
+        if (category->data) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "duplicate parameter \"%V\"", &value[i]);
+            return NGX_CONF_ERROR;
+        }
+
+        if (value[i].len == len) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"%V\" needs the name of a Segment consent "
+                               "category, e.g. \"%*sAdvertising\"",
+                               &value[i], len, value[i].data);
+            return NGX_CONF_ERROR;
+        }
+
+        category->data = value[i].data + len;
+        category->len = value[i].len - len;
+    }
 
     return NGX_CONF_OK;
 }

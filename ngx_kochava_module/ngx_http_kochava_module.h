@@ -1,6 +1,7 @@
 
 /*
  * Copyright (C) ngx_kochava_module authors
+ * SPDX-License-Identifier: BSD-2-Clause
  */
 
 
@@ -52,6 +53,11 @@ typedef struct {
 
 typedef struct {
     ngx_http_complex_value_t     *app_id;
+    ngx_http_complex_value_t     *settings_api_host;  /* NULL: request's */
+    ngx_http_complex_value_t     *gdpr_applies;   /* NULL: not sent */
+    ngx_str_t                     consent_ad_user_data;      /* categories */
+    ngx_str_t                     consent_ad_personalization;
+    ngx_flag_t                    consent;        /* kochava_consent seen */
     ngx_http_kochava_pass_t       pass[KOCHAVA_NDESTS];
     ngx_str_t                     pass_conf[KOCHAVA_NDESTS];
 
@@ -129,6 +135,7 @@ struct ngx_http_kochava_ctx_s {
     unsigned                      posted:1;
     unsigned                      responded:1;
     unsigned                      detached:1;     /* async fan-out */
+    unsigned                      settings:1;     /* .../settings */
 };
 
 

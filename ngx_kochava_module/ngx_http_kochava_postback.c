@@ -1,6 +1,7 @@
 
 /*
  * Copyright (C) ngx_kochava_module authors
+ * SPDX-License-Identifier: BSD-2-Clause
  *
  * Attribution postback locations (kochava_postback kochava | tune): a
  * partner calls the URL written in its dashboard, by GET with the values

@@ -1,6 +1,7 @@
 
 /*
  * Copyright (C) ngx_kochava_module authors
+ * SPDX-License-Identifier: BSD-2-Clause
  *
  * The worker's slots for outbound requests: with kochava_worker_concurrency
  * N, at most N subrequests of all fan-outs (sync, async, postbacks) are in

@@ -1,6 +1,7 @@
 
 /*
  * Copyright (C) ngx_kochava_module authors
+ * SPDX-License-Identifier: BSD-2-Clause
  *
  * The disk spool: outbound requests that failed and may succeed later are
  * appended, one JSON line each, to a file of the worker's own,

@@ -1,6 +1,7 @@
 
 /*
  * Copyright (C) ngx_kochava_module authors
+ * SPDX-License-Identifier: BSD-2-Clause
  *
  * "kochava_status;": the metrics zone in Prometheus text exposition
  * format 0.0.4 (docs/metrics.md), GET and HEAD only.

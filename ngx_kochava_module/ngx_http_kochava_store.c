@@ -1,6 +1,7 @@
 
 /*
  * Copyright (C) ngx_kochava_module authors
+ * SPDX-License-Identifier: BSD-2-Clause
  *
  * The fleet store's client (ngx_http_kochava_store.h): memcached's meta
  * protocol on nginx's event loop.  The servers are an upstream block's

@@ -1,6 +1,7 @@
 
 /*
  * Copyright (C) ngx_kochava_module authors
+ * SPDX-License-Identifier: BSD-2-Clause
  *
  * The fleet-wide de-duplication store: "kochava_dedup_zone name:size
  * store=<upstream>" puts the ids of a zone into the memcached servers of

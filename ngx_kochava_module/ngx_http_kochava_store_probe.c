@@ -1,6 +1,7 @@
 
 /*
  * Copyright (C) ngx_kochava_module authors
+ * SPDX-License-Identifier: BSD-2-Clause
  *
  * "kochava_dedup_store_probe;": the fleet store by hand, for an operator
  * (is this messageId known to the fleet?) and for the tests:

@@ -1,6 +1,7 @@
 
 /*
  * Copyright (C) ngx_kochava_module authors
+ * SPDX-License-Identifier: BSD-2-Clause
  *
  * $kochava_* variables: what the edge did with a request, for log_format
  * and for "map $kochava_write_key $kochava_app".

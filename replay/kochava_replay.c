@@ -1,6 +1,7 @@
 
 /*
  * Copyright (C) ngx_kochava_module authors
+ * SPDX-License-Identifier: BSD-2-Clause
  *
  * kochava-replay: drains the spool of ngx_kochava_module (docs/replay.md).
  *

@@ -1,6 +1,7 @@
 
 /*
  * Copyright (C) ngx_kochava_module authors
+ * SPDX-License-Identifier: BSD-2-Clause
  *
  * kochava-replay: drains the module's spool directory (delivery.md, "The
  * spool").  Declarations shared by the files of replay/:

@@ -1,6 +1,7 @@
 
 /*
  * Copyright (C) ngx_kochava_module authors
+ * SPDX-License-Identifier: BSD-2-Clause
  *
  * Exponential back-off with jitter for records, the holds of
  * destinations, and time.  The n-th failure of a record waits a delay

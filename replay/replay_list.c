@@ -1,6 +1,7 @@
 
 /*
  * Copyright (C) ngx_kochava_module authors
+ * SPDX-License-Identifier: BSD-2-Clause
  *
  * kochava-replay --list: what the spool holds, without taking the lock or
  * writing anything.  The closed files are read one at a time through

@@ -1,6 +1,7 @@
 
 /*
  * Copyright (C) ngx_kochava_module authors
+ * SPDX-License-Identifier: BSD-2-Clause
  *
  * What the replay says.  On a terminal: one progress line on stdout,
  * rewritten in place (at most ten times a second), with event lines

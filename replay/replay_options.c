@@ -1,6 +1,7 @@
 
 /*
  * Copyright (C) ngx_kochava_module authors
+ * SPDX-License-Identifier: BSD-2-Clause
  *
  * The command line of kochava-replay, its --help page, and the Braze REST
  * API key file (read here, kept only in the Authorization header line,

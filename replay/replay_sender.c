@@ -1,6 +1,7 @@
 
 /*
  * Copyright (C) ngx_kochava_module authors
+ * SPDX-License-Identifier: BSD-2-Clause
  *
  * Sends records with libcurl's multi interface, at most --concurrency at
  * once, and judges each answer with the module's own kochava_judge():

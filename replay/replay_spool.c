@@ -1,6 +1,7 @@
 
 /*
  * Copyright (C) ngx_kochava_module authors
+ * SPDX-License-Identifier: BSD-2-Clause
  *
  * The spool directory: the lock, the closed files (*.jsonl, never
  * *.jsonl.part nor dead-letter.jsonl), reading one into records, and

@@ -148,3 +148,31 @@ X-Key: wk_test_1
 --- error_code: 401
 --- response_body chomp
 {"success":false,"message":"Invalid write key"}
+
+
+
+=== TEST 12: $kochava_error says why a 401 was answered, for a header key and for a body key
+--- http_config
+    map $kochava_write_key $kochava_app { default ""; wk_test_1 koexample-app-guid; }
+--- config eval: ingest_config('add_header X-Error $kochava_error always;')
+--- request eval
+["POST /v1/track\n" . json(android_track('Body Nope', writeKey => 'wk_wrong')),
+ "POST /v1/batch\n" . json({batch => [android_track('No Key')]})]
+--- error_code eval: [401, 401]
+--- response_headers eval
+["X-Error: Invalid write key", "X-Error: Invalid write key"]
+--- kochava: []
+
+
+
+=== TEST 13: $kochava_error for a header key refused before the body is read
+--- http_config
+    map $kochava_write_key $kochava_app { default ""; wk_test_1 koexample-app-guid; }
+--- config eval: ingest_config('add_header X-Error $kochava_error always;')
+--- more_headers eval: "Authorization: " . basic_auth('wk_wrong')
+--- request eval
+"POST /v1/track\n" . json(android_track('Header Nope'))
+--- error_code: 401
+--- response_headers
+X-Error: Invalid write key
+--- kochava: []

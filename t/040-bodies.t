@@ -119,15 +119,32 @@ a client request body is buffered to a temporary file
 
 
 
-=== TEST 9: an empty body is 400 Invalid JSON
+=== TEST 9: an empty body is 400 "Invalid JSON: empty body" (not the parser's own words)
 --- http_config
     map $kochava_write_key $kochava_app { default ""; wk_test_1 koexample-app-guid; }
---- config eval: ingest_config()
+--- config eval: ingest_config('add_header X-Error $kochava_error always;')
 --- more_headers eval: "Authorization: " . basic_auth(KEY)
 --- request
 POST /v1/track
 --- error_code: 400
---- response_body_like: "message":"Invalid JSON
+--- response_body chomp
+{"success":false,"message":"Invalid JSON: empty body"}
+--- response_headers
+X-Error: Invalid JSON: empty body
+--- kochava: []
+
+
+
+=== TEST 9a: an empty gzip body is empty too
+--- http_config
+    map $kochava_write_key $kochava_app { default ""; wk_test_1 koexample-app-guid; }
+--- config eval: ingest_config()
+--- more_headers eval: "Authorization: " . basic_auth(KEY) . "\nContent-Encoding: gzip"
+--- request eval
+"POST /v1/batch\n" . gzipped('')
+--- error_code: 400
+--- response_body chomp
+{"success":false,"message":"Invalid JSON: empty body"}
 --- kochava: []
 
 

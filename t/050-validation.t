@@ -163,3 +163,37 @@ delete $noid->{context}{device}{id};
 X-Error: context\.device\.id is required
 --- error_log
 kochava: message 0 rejected (device)
+
+
+
+=== TEST 11: every Apple platform (ipados, tvos, watchos, visionos) sends IDFA and IDFV; an unknown device.type falls back to context.os.name
+--- http_config
+    map $kochava_write_key $kochava_app { default ""; wk_test_1 koexample-app-guid; }
+--- config eval: ingest_config()
+--- more_headers eval: "Authorization: " . basic_auth(KEY)
+--- request eval
+my @batch;
+for my $t (['ipados', 'iPadOS'], ['tvos', 'tvOS'], ['watchos', 'watchOS'],
+           ['visionOS', 'visionOS'], ['mac', 'tvOS'], ['', 'watchOS'])
+{
+    my $m = android_track("Apple $t->[0]");
+    $m->{context}{device}{type} = $t->[0];
+    $m->{context}{os} = { name => $t->[1], version => '2.0' };
+    push @batch, $m;
+}
+"POST /v1/batch\n" . json({batch => \@batch})
+--- error_code: 200
+--- response_body chomp
+{"success":true}
+--- kochava eval
+my @want;
+for my $t ('ipados', 'tvos', 'watchos', 'visionOS', 'mac', '') {
+    my $os = { ipados => 'iPadOS', tvos => 'tvOS', watchos => 'watchOS',
+               visionOS => 'visionOS', mac => 'tvOS', '' => 'watchOS' }->{$t};
+    my $k = kochava_event("Apple $t", device_ver => "Pixel 8-$os-2.0",
+                          app_tracking_transparency => {att => JSON::PP::true});
+    $k->{data}{device_ids} = {idfa => '38400000-8cf0-11bd-b23e-10b96e40000d',
+                              idfv => 'a1b2c3d4e5f60718'};
+    push @want, $k;
+}
+json(\@want)

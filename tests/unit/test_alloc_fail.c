@@ -1,6 +1,7 @@
 
 /*
  * Copyright (C) ngx_kochava_module authors
+ * SPDX-License-Identifier: BSD-2-Clause
  *
  * Allocation failures, in the caller's allocator and in jansson's, at
  * every point in turn: the core answers -1 (or NULL, or 500) and neither

@@ -1,6 +1,7 @@
 
 /*
  * Copyright (C) ngx_kochava_module authors
+ * SPDX-License-Identifier: BSD-2-Clause
  *
  * Every conformance case (../shared/conformance, one JSON file each)
  * through the core alone: the request's body parsed and processed as the

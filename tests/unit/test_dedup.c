@@ -1,6 +1,7 @@
 
 /*
  * Copyright (C) ngx_kochava_module authors
+ * SPDX-License-Identifier: BSD-2-Clause
  *
  * The de-duplication hook of kochava_req_t: which messages it is asked
  * about, what a "seen" answer does to the counts and the outs, and the

@@ -1,6 +1,7 @@
 
 /*
  * Copyright (C) ngx_kochava_module authors
+ * SPDX-License-Identifier: BSD-2-Clause
  *
  * What the unit tests share: an arena allocator (and one that fails on
  * purpose), a configuration and a request, running a body through the
@@ -144,6 +145,7 @@ test_req(kochava_req_t *req, kochava_call_e call)
     req->client_ip = "127.0.0.1";
     req->client_ip_len = 9;
     req->received_ms = TEST_RECEIVED_MS;
+    req->gdpr_applies = KOCHAVA_GDPR_UNKNOWN;
     req->seen = NULL;
     req->seen_data = NULL;
 }

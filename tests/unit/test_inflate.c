@@ -1,6 +1,7 @@
 
 /*
  * Copyright (C) ngx_kochava_module authors
+ * SPDX-License-Identifier: BSD-2-Clause
  *
  * gzip, zlib and raw deflate bodies, concatenated gzip members, bombs and
  * garbage.

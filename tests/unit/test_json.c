@@ -1,6 +1,7 @@
 
 /*
  * Copyright (C) ngx_kochava_module authors
+ * SPDX-License-Identifier: BSD-2-Clause
  *
  * The core's JSON (kochava_json.h) against jansson on chosen texts: the
  * same texts accepted and refused, the same bytes written.  fuzz_json

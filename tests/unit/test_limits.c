@@ -1,6 +1,7 @@
 
 /*
  * Copyright (C) ngx_kochava_module authors
+ * SPDX-License-Identifier: BSD-2-Clause
  *
  * The limits, checked on the raw bytes before jansson parses, and the
  * answers for bodies that are not what they should be.

@@ -1,6 +1,7 @@
 
 /*
  * Copyright (C) ngx_kochava_module authors
+ * SPDX-License-Identifier: BSD-2-Clause
  *
  * kochava_postback(): Kochava and Tune attribution postbacks -> Braze.
  */

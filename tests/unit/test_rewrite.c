@@ -1,6 +1,7 @@
 
 /*
  * Copyright (C) ngx_kochava_module authors
+ * SPDX-License-Identifier: BSD-2-Clause
  *
  * The rewrite of kochava.md field by field, IdentityLink, integrations,
  * the batch envelope, and attributed installs to Braze.
@@ -287,6 +288,35 @@ main(void)
               "\"id\":\"D\",\"type\":\"android\",\"advertisingId\":"
               "\"00000000-0000-0000-0000-000000000000\"}}}", "device_ids",
               "{\"android_id\":\"D\"}", "an all-zero adid is not sent");
+
+    /* every Apple platform sends IDFA and IDFV (ingest.md rule 6) */
+
+#define APPLE(type, os)                                                       \
+    "{\"userId\":\"u\",\"event\":\"E\",\"context\":{\"device\":{\"id\":\"V\","\
+    "\"advertisingId\":\"A\",\"adTrackingEnabled\":true" type "}"           \
+    os "}}"
+
+    test_data(APPLE(",\"type\":\"tvos\"", ""), "device_ids",
+              "{\"idfa\":\"A\",\"idfv\":\"V\"}", "tvos: IDFA and IDFV");
+    test_data(APPLE(",\"type\":\"watchOS\"", ""), "device_ids",
+              "{\"idfa\":\"A\",\"idfv\":\"V\"}", "watchOS, any case");
+    test_data(APPLE(",\"type\":\"ipados\"", ""), "device_ids",
+              "{\"idfa\":\"A\",\"idfv\":\"V\"}", "ipados");
+    test_data(APPLE(",\"type\":\"visionos\"", ""),
+              "app_tracking_transparency", "{\"att\":true}",
+              "visionos: an Apple device, with ATT");
+    test_data(APPLE(",\"type\":\"mac\"", ",\"os\":{\"name\":\"visionOS\"}"),
+              "device_ids", "{\"idfa\":\"A\",\"idfv\":\"V\"}",
+              "an unknown type: os visionOS decides");
+    test_data(APPLE(",\"type\":\"\"", ",\"os\":{\"name\":\"Android\"}"),
+              "device_ids", "{\"adid\":\"A\",\"android_id\":\"V\"}",
+              "an empty type: os Android decides");
+    test_data(APPLE(",\"type\":\"web\"", ",\"os\":{\"name\":\"watchOS\"}"),
+              "device_ids", "{\"idfa\":\"A\",\"idfv\":\"V\"}",
+              "type web (Segment's default elsewhere): os watchOS decides");
+    test_data(APPLE(",\"type\":\"android\"", ",\"os\":{\"name\":\"iOS\"}"),
+              "device_ids", "{\"adid\":\"A\",\"android_id\":\"V\"}",
+              "a known type wins over the os");
 
     /* event names and event data */
 

@@ -1,6 +1,7 @@
 
 /*
  * Copyright (C) ngx_kochava_module authors
+ * SPDX-License-Identifier: BSD-2-Clause
  *
  * The fleet store's core (kochava_store.h): SHA-256 against FIPS 180-4's
  * vectors, keys against an independent computation (Python's hashlib),

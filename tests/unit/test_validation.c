@@ -1,6 +1,7 @@
 
 /*
  * Copyright (C) ngx_kochava_module authors
+ * SPDX-License-Identifier: BSD-2-Clause
  *
  * The validation rules of ingest.md, in their order, and their error
  * texts (the JSON path of the field and what is wrong).
@@ -12,6 +13,10 @@
 
 
 #define A_CTX  TEST_ANDROID_CONTEXT
+
+#define KOCHAVA_E_PLATFORM                                                  \
+    "context.device.type (or context.os.name) must be ios, ipados, tvos, "  \
+    "watchos, visionos or android"
 
 
 /* a single call rejected with exactly this error and reason */
@@ -262,15 +267,19 @@ main(void)
 
     test_rejected(KOCHAVA_CALL_TRACK, "{\"userId\":\"u\",\"event\":\"W\","
                   "\"context\":{\"device\":{\"id\":\"d\",\"type\":\"web\"},"
-                  "\"os\":{\"name\":\"Android\"}}}",
-                  "context.device.type must be ios or android",
-                  KOCHAVA_REASON_DEVICE, "device type web");
+                  "\"os\":{\"name\":\"macOS\"}}}",
+                  KOCHAVA_E_PLATFORM,
+                  KOCHAVA_REASON_DEVICE, "device type web, os macOS");
+    test_rejected(KOCHAVA_CALL_TRACK, "{\"userId\":\"u\",\"event\":\"W\","
+                  "\"context\":{\"device\":{\"id\":\"d\",\"type\":\"web\"}}}",
+                  KOCHAVA_E_PLATFORM,
+                  KOCHAVA_REASON_DEVICE, "device type web, no os");
     test_rejected(KOCHAVA_CALL_TRACK, "{\"userId\":\"u\",\"event\":\"W\","
                   "\"context\":{\"os\":{\"name\":\"macOS\"}}}",
-                  "context.device.type must be ios or android",
+                  KOCHAVA_E_PLATFORM,
                   KOCHAVA_REASON_DEVICE, "no device, os macOS");
     test_rejected(KOCHAVA_CALL_TRACK, "{\"userId\":\"u\",\"event\":\"W\"}",
-                  "context.device.type must be ios or android",
+                  KOCHAVA_E_PLATFORM,
                   KOCHAVA_REASON_DEVICE, "no context at all");
     test_rejected(KOCHAVA_CALL_TRACK, "{\"userId\":\"u\",\"event\":\"W\","
                   "\"context\":{\"device\":{\"type\":\"ANDROID\","
@@ -321,7 +330,7 @@ main(void)
                   "{\"address\":{}}}", 0,
                   "an identify with nothing to send: no device needed");
     test_rejected(KOCHAVA_CALL_IDENTIFY, "{\"userId\":\"u\"}",
-                  "context.device.type must be ios or android",
+                  KOCHAVA_E_PLATFORM,
                   KOCHAVA_REASON_DEVICE, "an identify to send needs one");
     test_rejected(KOCHAVA_CALL_ALIAS, "{\"userId\":\"u\",\"previousId\":\"p\","
                   "\"context\":{\"device\":{\"type\":\"android\"}}}",
