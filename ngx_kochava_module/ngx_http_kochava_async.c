@@ -74,11 +74,30 @@ ngx_http_kochava_async_start(ngx_http_request_t *r,
 {
     size_t                        bytes;
     uint32_t                      i;
+    ngx_str_t                     uris[KOCHAVA_NDESTS];
     ngx_uint_t                    conns;
     ngx_http_kochava_detached_t  *d;
     ngx_http_kochava_loc_conf_t  *klcf;
 
     klcf = ngx_http_get_module_loc_conf(r, ngx_http_kochava_module);
+
+    /*
+     * Write-ahead: the outputs are on disk before the client is answered;
+     * each is marked done when the fan-out is over with it.  A spool
+     * that cannot take them (full, failing) leaves the fan-out without
+     * its journal (logged and counted): the edge stays up.
+     */
+
+    if (klcf->spool) {
+        for (i = 0; i < KOCHAVA_NDESTS; i++) {
+            uris[i] = klcf->pass[i].uri;
+        }
+
+        (void) ngx_http_kochava_journal_write(klcf->spool, ctx->result.outs,
+                                              ctx->result.nouts, uris,
+                                              &ctx->journal,
+                                              r->connection->log);
+    }
 
     bytes = 0;
 
@@ -110,9 +129,14 @@ ngx_http_kochava_async_start(ngx_http_request_t *r,
         return;
     }
 
+    /* the journal goes with the fan-out */
+    d->ctx.journal = ctx->journal;
+    ctx->journal.file = NULL;
+
     d->bytes = bytes;
     d->conns = conns;
     d->counted = 1;
+    ngx_http_kochava_metrics_async_fanouts(1);
     ngx_http_kochava_detached_n++;
     ngx_http_kochava_detached_bytes += bytes;
     ngx_http_kochava_detached_conns += conns;
@@ -129,6 +153,8 @@ ngx_http_kochava_async_start(ngx_http_request_t *r,
      */
 
     if (ngx_http_kochava_fanout_start(d->ctx.request, &d->ctx) != NGX_OK) {
+        ctx->journal = d->ctx.journal;
+        d->ctx.journal.file = NULL;
         ngx_http_kochava_free_detached(d);
         ngx_http_kochava_spool_all(r, ctx, "no memory");
         return;
@@ -149,9 +175,34 @@ void
 ngx_http_kochava_async_finish(ngx_http_request_t *r,
     ngx_http_kochava_ctx_t *ctx)
 {
+    u_char                       *done;
+    ngx_uint_t                    i;
+    ngx_http_kochava_sr_t        *s;
     ngx_http_kochava_detached_t  *d;
 
     d = (ngx_http_kochava_detached_t *) ctx;
+
+    /*
+     * Done: delivered, refused for good, or written again as a failure
+     * record.  The rest stays in the journal for the replay.  No memory
+     * for the marks marks nothing: sent again, at least once.
+     */
+
+    if (ctx->journal.file) {
+        done = ngx_pnalloc(r->pool, ctx->result.nouts);
+
+        if (done) {
+            for (i = 0; i < ctx->result.nouts; i++) {
+                s = &ctx->srs[i];
+                done[i] = (s->outcome == KOCHAVA_OUTCOME_OK
+                           || s->outcome == KOCHAVA_OUTCOME_PERMANENT
+                           || s->spooled);
+            }
+        }
+
+        ngx_http_kochava_journal_done(&ctx->journal, done,
+                                      r->connection->log);
+    }
 
     ngx_post_event(&d->done, &ngx_posted_events);
 }
@@ -562,8 +613,15 @@ ngx_http_kochava_detached_cleanup(void *data)
         ngx_del_timer(&d->done);
     }
 
+    if (d->ctx.journal.file) {
+        /* ended before its fan-out did: its records stay for the replay */
+        ngx_http_kochava_journal_done(&d->ctx.journal, NULL,
+                                      d->connection->log);
+    }
+
     if (d->counted) {
         d->counted = 0;
+        ngx_http_kochava_metrics_async_fanouts(-1);
         ngx_http_kochava_detached_n--;
         ngx_http_kochava_detached_bytes -= d->bytes;
         ngx_http_kochava_detached_conns -= d->conns;
@@ -636,7 +694,28 @@ static void
 ngx_http_kochava_spool_all(ngx_http_request_t *r,
     ngx_http_kochava_ctx_t *ctx, const char *why)
 {
-    uint32_t  i, spooled;
+    uint32_t                      i, spooled;
+    ngx_http_kochava_loc_conf_t  *klcf;
+
+    if (ctx->journal.file) {
+        /* on disk already: the journal records stay for the replay */
+
+        klcf = ngx_http_get_module_loc_conf(r, ngx_http_kochava_module);
+
+        for (i = 0; i < ctx->result.nouts; i++) {
+            ngx_http_kochava_dedup_mark(r, ctx, &ctx->result.outs[i]);
+            ngx_http_kochava_metrics_spooled(klcf->spool->index, 0);
+        }
+
+        ngx_http_kochava_journal_done(&ctx->journal, NULL,
+                                      r->connection->log);
+
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "kochava: async fan-out not started (%s), %uD "
+                      "requests left in the spool's journal", why,
+                      ctx->result.nouts);
+        return;
+    }
 
     spooled = 0;
 

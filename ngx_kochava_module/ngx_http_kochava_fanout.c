@@ -164,14 +164,19 @@ ngx_http_kochava_launch(ngx_http_request_t *r, ngx_http_kochava_ctx_t *ctx)
             return NGX_OK;
         }
 
-        ctx->next++;
+        /*
+         * The cursor moves once the subrequest exists: one that could not
+         * start is still the next, and is settled by the caller.
+         */
 
         if (ngx_http_kochava_subrequest(r, s, pass) != NGX_OK) {
             ngx_http_kochava_slot_release(ctx);
             return NGX_ERROR;
         }
 
+        ctx->next++;
         ctx->in_flight++;
+        ngx_http_kochava_metrics_in_flight(1);
 
 #if (NGX_DEBUG)
         if (ctx->slots_capped) {
@@ -222,18 +227,6 @@ ngx_http_kochava_subrequest(ngx_http_request_t *r, ngx_http_kochava_sr_t *s,
         }
     }
 
-    if (ngx_http_subrequest(r, &pass->uri, args, &sr, &s->ps,
-                            NGX_HTTP_SUBREQUEST_BACKGROUND)
-        != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    sr->method = NGX_HTTP_POST;
-    sr->method_name = ngx_http_kochava_post;
-
-    s->start = ngx_current_msec;
-
     /*
      * A body of its own, with start and end set: the upstream rewinds
      * to b->start when proxy_next_upstream tries another server.
@@ -269,7 +262,18 @@ ngx_http_kochava_subrequest(ngx_http_request_t *r, ngx_http_kochava_sr_t *s,
     rb->buf = b;
     rb->rest = 0;
 
+    if (ngx_http_subrequest(r, &pass->uri, args, &sr, &s->ps,
+                            NGX_HTTP_SUBREQUEST_BACKGROUND)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    sr->method = NGX_HTTP_POST;
+    sr->method_name = ngx_http_kochava_post;
     sr->request_body = rb;
+
+    s->start = ngx_current_msec;
 
     return ngx_http_kochava_sr_headers(r, sr, s->out->len);
 }
@@ -432,6 +436,7 @@ ngx_http_kochava_sr_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
     }
 
     s->ctx->in_flight--;
+    ngx_http_kochava_metrics_in_flight(-1);
     ngx_http_kochava_slot_release(s->ctx);
 
     if (outcome == KOCHAVA_OUTCOME_RETRYABLE
@@ -441,7 +446,13 @@ ngx_http_kochava_sr_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
                                        ngx_http_kochava_failure(s, outcome,
                                                                 error)))
         {
+            s->spooled = 1;
             s->ctx->spooled++;
+
+        } else if (s->ctx->journal.file) {
+            /* its journal record stays: the replay sends it */
+            s->ctx->spooled++;
+            ngx_http_kochava_dedup_mark(s->ctx->request, s->ctx, s->out);
         }
     }
 
@@ -541,7 +552,12 @@ ngx_http_kochava_spool_rest(ngx_http_request_t *r,
         s->done = 1;
 
         if (ngx_http_kochava_spool_out(r, ctx, s->out, "internal error")) {
+            s->spooled = 1;
             ctx->spooled++;
+
+        } else if (ctx->journal.file) {
+            ctx->spooled++;
+            ngx_http_kochava_dedup_mark(r, ctx, s->out);
         }
 
         ngx_http_kochava_settle(s, KOCHAVA_OUTCOME_RETRYABLE);

@@ -269,7 +269,17 @@ ngx_http_kochava_metrics_slot_waited(void)
 
 
 void
-ngx_http_kochava_metrics_spooled(size_t bytes)
+ngx_http_kochava_metrics_gauge(size_t offset, ngx_int_t n)
+{
+    if (ngx_http_kochava_metrics) {
+        (void) ngx_atomic_fetch_add((ngx_atomic_t *)
+                            ((u_char *) ngx_http_kochava_metrics + offset), n);
+    }
+}
+
+
+void
+ngx_http_kochava_metrics_spooled(ngx_uint_t index, size_t bytes)
 {
     ngx_http_kochava_metrics_t  *m;
 
@@ -280,7 +290,33 @@ ngx_http_kochava_metrics_spooled(size_t bytes)
     }
 
     (void) ngx_atomic_fetch_add(&m->spool_records, 1);
-    (void) ngx_atomic_fetch_add(&m->spool_bytes, bytes);
+    (void) ngx_atomic_fetch_add(&m->spool_bytes[index], bytes);
+}
+
+
+void
+ngx_http_kochava_metrics_journaled(ngx_uint_t index, ngx_uint_t n,
+    size_t bytes)
+{
+    ngx_http_kochava_metrics_t  *m;
+
+    m = ngx_http_kochava_metrics;
+
+    if (m == NULL) {
+        return;
+    }
+
+    (void) ngx_atomic_fetch_add(&m->journal_records, n);
+    (void) ngx_atomic_fetch_add(&m->spool_bytes[index], bytes);
+}
+
+
+void
+ngx_http_kochava_metrics_unjournaled(ngx_uint_t n)
+{
+    if (ngx_http_kochava_metrics) {
+        (void) ngx_atomic_fetch_add(&ngx_http_kochava_metrics->unjournaled, n);
+    }
 }
 
 
@@ -294,24 +330,41 @@ ngx_http_kochava_metrics_spool_dropped(void)
 }
 
 
+void
+ngx_http_kochava_metrics_spool_bytes_add(ngx_uint_t index, off_t bytes)
+{
+    if (ngx_http_kochava_metrics) {
+        (void) ngx_atomic_fetch_add(
+                   &ngx_http_kochava_metrics->spool_bytes[index],
+                   (ngx_atomic_int_t) bytes);
+    }
+}
+
+
 /* a word-sized aligned store is atomic: the last scan wins */
 
 void
-ngx_http_kochava_metrics_spool_bytes_set(off_t bytes)
+ngx_http_kochava_metrics_spool_bytes_set(ngx_uint_t index, off_t bytes)
 {
     if (ngx_http_kochava_metrics) {
-        ngx_http_kochava_metrics->spool_bytes =
+        ngx_http_kochava_metrics->spool_bytes[index] =
             (ngx_atomic_uint_t) (bytes > 0 ? bytes : 0);
     }
 }
 
 
+/* a gauge taken down past 0 (a file removed before a scan) reads as 0 */
+
 off_t
-ngx_http_kochava_metrics_spool_bytes(void)
+ngx_http_kochava_metrics_spool_bytes(ngx_uint_t index)
 {
+    ngx_atomic_int_t  n;
+
     if (ngx_http_kochava_metrics == NULL) {
         return 0;
     }
 
-    return (off_t) ngx_http_kochava_metrics->spool_bytes;
+    n = (ngx_atomic_int_t) ngx_http_kochava_metrics->spool_bytes[index];
+
+    return n > 0 ? (off_t) n : 0;
 }

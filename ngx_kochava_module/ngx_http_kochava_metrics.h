@@ -45,7 +45,9 @@ typedef struct {
 
     ngx_atomic_t   spool_records;
     ngx_atomic_t   spool_dropped;
-    ngx_atomic_t   spool_bytes;
+    ngx_atomic_t   spool_bytes[NGX_HTTP_KOCHAVA_MAX_SPOOLS];
+    ngx_atomic_t   journal_records;
+    ngx_atomic_t   unjournaled;
 
     ngx_atomic_t   braze_attributed;
     ngx_atomic_t   braze_organic;
@@ -55,6 +57,11 @@ typedef struct {
     ngx_atomic_t   dedup_evicted;
 
     ngx_atomic_t   slot_waits;
+
+    /* gauges: each worker adds and takes back its own part */
+    ngx_atomic_t   in_flight;               /* outbound requests */
+    ngx_atomic_t   slots_taken;             /* kochava_worker_concurrency */
+    ngx_atomic_t   async_fanouts;           /* detached fan-outs running */
 } ngx_http_kochava_metrics_t;
 
 
@@ -80,15 +87,34 @@ void ngx_http_kochava_metrics_dedup_evicted(ngx_uint_t n);
 /* an outbound request started on a slot it had waited for */
 void ngx_http_kochava_metrics_slot_waited(void);
 
+/* the counter at offset in the zone goes up or down by n */
+void ngx_http_kochava_metrics_gauge(size_t offset, ngx_int_t n);
+
+/* gauges: this worker's outbound requests, slots, async fan-outs +- n */
+#define ngx_http_kochava_metrics_in_flight(n)                                 \
+    ngx_http_kochava_metrics_gauge(                                           \
+        offsetof(ngx_http_kochava_metrics_t, in_flight), n)
+#define ngx_http_kochava_metrics_slots_taken(n)                               \
+    ngx_http_kochava_metrics_gauge(                                           \
+        offsetof(ngx_http_kochava_metrics_t, slots_taken), n)
+#define ngx_http_kochava_metrics_async_fanouts(n)                             \
+    ngx_http_kochava_metrics_gauge(                                           \
+        offsetof(ngx_http_kochava_metrics_t, async_fanouts), n)
+
 /*
- * For the spool (all are no-ops without the zone): a record written
- * (records_total++, spool_bytes += bytes), a record dropped, the bytes in
- * use as a directory scan found them, and the bytes in use.
+ * For the spool whose gauge is index (all are no-ops without the zone): a
+ * failure record written (records_total++, its bytes), journal records
+ * written, requests accepted without a journal, a record dropped, the
+ * bytes in use changed, set from a scan of the directory, and read.
  */
-void ngx_http_kochava_metrics_spooled(size_t bytes);
+void ngx_http_kochava_metrics_spooled(ngx_uint_t index, size_t bytes);
+void ngx_http_kochava_metrics_journaled(ngx_uint_t index, ngx_uint_t n,
+    size_t bytes);
+void ngx_http_kochava_metrics_unjournaled(ngx_uint_t n);
 void ngx_http_kochava_metrics_spool_dropped(void);
-void ngx_http_kochava_metrics_spool_bytes_set(off_t bytes);
-off_t ngx_http_kochava_metrics_spool_bytes(void);
+void ngx_http_kochava_metrics_spool_bytes_add(ngx_uint_t index, off_t bytes);
+void ngx_http_kochava_metrics_spool_bytes_set(ngx_uint_t index, off_t bytes);
+off_t ngx_http_kochava_metrics_spool_bytes(ngx_uint_t index);
 
 
 /* ngx_http_kochava_status.c: "kochava_status;" */

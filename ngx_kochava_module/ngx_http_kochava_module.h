@@ -26,6 +26,23 @@
 #define NGX_HTTP_KOCHAVA_ANSWER_SIZE  4096
 
 
+/*
+ * An invariant of the delivery layer, checked in debug builds: broken, it
+ * is logged at "alert" (tests fail on alerts) with where it broke.
+ */
+#if (NGX_DEBUG)
+#define ngx_http_kochava_assert(cond, log, what)                              \
+    if (!(cond)) {                                                            \
+        ngx_log_error(NGX_LOG_ALERT, log, 0,                                  \
+                      "kochava: invariant broken: %s (%s:%d)", what,          \
+                      __FILE__, __LINE__);                                    \
+        ngx_debug_point();                                                    \
+    }
+#else
+#define ngx_http_kochava_assert(cond, log, what)
+#endif
+
+
 typedef enum {
     NGX_HTTP_KOCHAVA_IDENTITY = 0,
     NGX_HTTP_KOCHAVA_GZIP,
@@ -92,6 +109,7 @@ typedef struct {
     ngx_msec_t                    start;          /* when it was sent */
 
     unsigned                      done:1;
+    unsigned                      spooled:1;      /* a failure record */
     unsigned                      complete:1;     /* the answer's end came */
     unsigned                      answered:1;     /* by the upstream */
 } ngx_http_kochava_sr_t;
@@ -116,6 +134,8 @@ struct ngx_http_kochava_ctx_s {
     ngx_uint_t                    finished;
     ngx_uint_t                    outcomes[KOCHAVA_NOUTCOMES];
     ngx_uint_t                    spooled;        /* failed, on disk */
+
+    ngx_http_kochava_journal_t    journal;        /* async: write-ahead */
 
     /* kochava_worker_concurrency (ngx_http_kochava_slots.c) */
     ngx_queue_t                   slots_link;     /* waiting for a slot */
@@ -176,11 +196,6 @@ ngx_int_t ngx_http_kochava_copy_str(ngx_pool_t *pool, ngx_str_t *to,
     ngx_str_t *from);
 
 ngx_int_t ngx_http_kochava_add_variables(ngx_conf_t *cf);
-
-void ngx_http_kochava_metrics_spooled(size_t bytes);
-void ngx_http_kochava_metrics_spool_dropped(void);
-void ngx_http_kochava_metrics_spool_bytes_set(off_t bytes);
-off_t ngx_http_kochava_metrics_spool_bytes(void);
 
 
 #include "ngx_http_kochava_metrics.h"

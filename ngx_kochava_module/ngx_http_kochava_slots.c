@@ -98,6 +98,7 @@ ngx_http_kochava_slot_take(ngx_http_request_t *r, ngx_http_kochava_ctx_t *ctx)
         && ngx_queue_empty(&ngx_http_kochava_slots_queue))
     {
         ngx_http_kochava_slots_taken++;
+        ngx_http_kochava_metrics_slots_taken(1);
         ctx->slots_held++;
         return NGX_OK;
     }
@@ -212,6 +213,7 @@ ngx_http_kochava_slot_free(void)
 
     if (ngx_queue_empty(&ngx_http_kochava_slots_queue)) {
         ngx_http_kochava_slots_taken--;
+        ngx_http_kochava_metrics_slots_taken(-1);
         return;
     }
 

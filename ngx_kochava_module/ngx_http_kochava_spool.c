@@ -2,14 +2,37 @@
 /*
  * Copyright (C) ngx_kochava_module authors
  *
- * The disk spool: outbound requests that failed and may succeed later are
- * appended, one JSON line each, to a file of the worker's own,
- * "<dir>/kochava-<pid>-<time>-<seq>.jsonl.part", by a single write(2) on
- * an O_APPEND descriptor.  The file is closed by renaming it to ".jsonl"
- * when it reaches file_size, when it is older than interval, on
- * "nginx -s reopen" and when the worker exits; kochava-replay reads only
- * those.  A ".part" file left by a worker that died is renamed by the next
- * worker that starts.
+ * The disk spool and the write-ahead journal of async delivery.
+ *
+ * Each worker appends to a file of its own,
+ * "<dir>/kochava-<host>-<pid>-<time>-<random>-<seq>.jsonl.part", by single
+ * write(2)s on an O_APPEND descriptor, and holds an flock() on it as long
+ * as it is open: the lock, not the pid in the name, says the file has a
+ * writer (pids repeat in containers, and two nginx instances may share
+ * the directory).  A file is created under a hidden name, locked, then
+ * renamed into view, so no reader ever sees it unlocked while it lives.
+ *
+ * Three kinds of lines (delivery.md, "The spool"; docs/operations.md):
+ *
+ *   {"id":7,"dest":..,"uri":..,"body":..,"attempts":0,"first_failed":T}
+ *       a journal record: an async request's outbound request, written
+ *       (all of the request's in one write) before the client's 200;
+ *   {"done":[7,8,9]}
+ *       the journal records of a fan-out that were delivered, refused
+ *       for good, or written again as failure records: one line, one
+ *       write, when the fan-out is over;
+ *   {"dest":..,"uri":..,"body":..,"attempts":1,"first_failed":T,
+ *    "last_error":"503"}
+ *       a failure record (sync, or async after a retryable failure).
+ *
+ * kochava-replay sends every record that is not marked done in its file.
+ * The current file is closed when it reaches file_size, when it is older
+ * than interval, on "nginx -s reopen" and when the worker exits; a file
+ * whose journals are still running stays open (and locked) until they
+ * end.  Closing removes a file in which everything is done, and renames
+ * the others to ".jsonl" for the replay.  Each interval the first worker
+ * closes the ".part" files nobody holds a lock on (a worker or an nginx
+ * that died) and counts the directory's bytes for its gauge.
  */
 
 
@@ -18,20 +41,28 @@
 #include <ngx_http.h>
 
 #include <dirent.h>
+#include <sys/file.h>
+#include <sys/random.h>
 
 #include "ngx_http_kochava_module.h"
 
 
 static ngx_int_t ngx_http_kochava_spool_open(ngx_http_kochava_spool_t *spool,
     ngx_log_t *log);
+static ngx_int_t ngx_http_kochava_spool_append(
+    ngx_http_kochava_spool_file_t *file, u_char *data, size_t size,
+    ngx_log_t *log);
 static void ngx_http_kochava_spool_close(ngx_http_kochava_spool_t *spool,
+    ngx_log_t *log);
+static void ngx_http_kochava_spool_finish(ngx_http_kochava_spool_file_t *file,
     ngx_log_t *log);
 static void ngx_http_kochava_spool_tick(ngx_event_t *ev);
 static void ngx_http_kochava_spool_reopen(ngx_open_file_t *file,
     ngx_log_t *log);
 static off_t ngx_http_kochava_spool_scan(ngx_http_kochava_spool_t *spool,
-    ngx_uint_t adopt, ngx_log_t *log);
-static ngx_int_t ngx_http_kochava_spool_orphan(u_char *name, size_t len);
+    ngx_log_t *log);
+static ngx_int_t ngx_http_kochava_spool_adopt(u_char *path, size_t len,
+    ngx_uint_t hidden, ngx_log_t *log);
 
 
 static ngx_str_t  ngx_http_kochava_dest_names[] = {
@@ -40,8 +71,15 @@ static ngx_str_t  ngx_http_kochava_dest_names[] = {
     ngx_string("braze")
 };
 
+/* this worker's part of the file names: host, pid and 64 random bits */
+static u_char     ngx_http_kochava_spool_who[NGX_MAXHOSTNAMELEN + 64];
+static size_t     ngx_http_kochava_spool_who_len;
 
-/* kochava_spool <dir> [max_size=] [file_size=] [interval=] | off */
+
+/*
+ * kochava_spool <dir> [max_size=] [file_size=] [interval=] [fsync=off|on]
+ *     | off
+ */
 
 char *
 ngx_http_kochava_spool_directive(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -88,7 +126,6 @@ ngx_http_kochava_spool_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     spool->max_size = 1024 * 1024 * 1024;
     spool->file_size = 16 * 1024 * 1024;
     spool->interval = 10000;
-    spool->fd = NGX_INVALID_FILE;
 
     for (i = 2; i < cf->args->nelts; i++) {
 
@@ -130,6 +167,16 @@ ngx_http_kochava_spool_directive(ngx_conf_t *cf, ngx_command_t *cmd,
             continue;
         }
 
+        if (ngx_strcmp(value[i].data, "fsync=on") == 0) {
+            spool->fsync = 1;
+            continue;
+        }
+
+        if (ngx_strcmp(value[i].data, "fsync=off") == 0) {
+            spool->fsync = 0;
+            continue;
+        }
+
         goto invalid;
     }
 
@@ -148,7 +195,8 @@ ngx_http_kochava_spool_directive(ngx_conf_t *cf, ngx_command_t *cmd,
 
         if (spools[i]->max_size != spool->max_size
             || spools[i]->file_size != spool->file_size
-            || spools[i]->interval != spool->interval)
+            || spools[i]->interval != spool->interval
+            || spools[i]->fsync != spool->fsync)
         {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "spool \"%V\" is already configured with "
@@ -159,6 +207,15 @@ ngx_http_kochava_spool_directive(ngx_conf_t *cf, ngx_command_t *cmd,
         klcf->spool = spools[i];
         return NGX_CONF_OK;
     }
+
+    if (kmcf->spools.nelts == NGX_HTTP_KOCHAVA_MAX_SPOOLS) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "more than %d spool directories: locations "
+                           "may share one", NGX_HTTP_KOCHAVA_MAX_SPOOLS);
+        return NGX_CONF_ERROR;
+    }
+
+    spool->index = kmcf->spools.nelts;
 
     spools = ngx_array_push(&kmcf->spools);
     if (spools == NULL) {
@@ -216,18 +273,42 @@ invalid:
 }
 
 
+
+
 ngx_int_t
 ngx_http_kochava_spool_init_process(ngx_cycle_t *cycle)
 {
     off_t                          bytes;
-    ngx_uint_t                     i;
+    u_char                        *p, *last, c;
+    uint64_t                       rnd;
+    ngx_uint_t                     i, n;
     ngx_http_kochava_spool_t      *spool, **spools;
     ngx_http_kochava_main_conf_t  *kmcf;
 
     kmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_kochava_module);
-    if (kmcf == NULL) {
+    if (kmcf == NULL || kmcf->spools.nelts == 0) {
         return NGX_OK;
     }
+
+    if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) != (ssize_t) sizeof(rnd))
+    {
+        rnd = ((uint64_t) ngx_random() << 40) ^ ((uint64_t) ngx_random() << 20)
+              ^ (uint64_t) ngx_random() ^ (uint64_t) ngx_current_msec;
+    }
+
+    /* the host name, with what is not [A-Za-z0-9.] made "_" */
+
+    p = ngx_http_kochava_spool_who;
+    last = p + NGX_MAXHOSTNAMELEN;
+
+    for (n = 0; n < cycle->hostname.len && p < last; n++) {
+        c = cycle->hostname.data[n];
+        *p++ = ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.')
+                 ? c : '_';
+    }
+
+    p = ngx_sprintf(p, "-%P-%016xL", ngx_pid, rnd);
+    ngx_http_kochava_spool_who_len = p - ngx_http_kochava_spool_who;
 
     spools = kmcf->spools.elts;
 
@@ -235,18 +316,11 @@ ngx_http_kochava_spool_init_process(ngx_cycle_t *cycle)
         spool = spools[i];
 
         spool->log = cycle->log;
-        spool->fd = NGX_INVALID_FILE;
+        spool->file = NULL;
+        ngx_queue_init(&spool->files);
 
-        /* "<path>/kochava-<pid>-<time>-<seq>.jsonl.part" */
-        spool->part_buf = ngx_pnalloc(cycle->pool, spool->path.len
-                                      + sizeof("/kochava----.jsonl.part")
-                                      + 3 * NGX_INT64_LEN);
-        if (spool->part_buf == NULL) {
-            return NGX_ERROR;
-        }
-
-        bytes = ngx_http_kochava_spool_scan(spool, 1, cycle->log);
-        ngx_http_kochava_metrics_spool_bytes_set(bytes);
+        bytes = ngx_http_kochava_spool_scan(spool, cycle->log);
+        ngx_http_kochava_metrics_spool_bytes_set(spool->index, bytes);
 
         spool->timer.handler = ngx_http_kochava_spool_tick;
         spool->timer.data = spool;
@@ -263,9 +337,11 @@ ngx_http_kochava_spool_init_process(ngx_cycle_t *cycle)
 void
 ngx_http_kochava_spool_exit_process(ngx_cycle_t *cycle)
 {
-    ngx_uint_t                     i;
-    ngx_http_kochava_spool_t     **spools;
-    ngx_http_kochava_main_conf_t  *kmcf;
+    ngx_uint_t                       i;
+    ngx_queue_t                     *q;
+    ngx_http_kochava_spool_t       **spools;
+    ngx_http_kochava_spool_file_t   *file;
+    ngx_http_kochava_main_conf_t    *kmcf;
 
     kmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_kochava_module);
     if (kmcf == NULL) {
@@ -275,7 +351,22 @@ ngx_http_kochava_spool_exit_process(ngx_cycle_t *cycle)
     spools = kmcf->spools.elts;
 
     for (i = 0; i < kmcf->spools.nelts; i++) {
+
+        if (spools[i]->files.next == NULL) {
+            continue;
+        }
+
         ngx_http_kochava_spool_close(spools[i], cycle->log);
+
+        /* journals still open at exit: their records stay for the replay */
+
+        while (!ngx_queue_empty(&spools[i]->files)) {
+            q = ngx_queue_head(&spools[i]->files);
+            file = ngx_queue_data(q, ngx_http_kochava_spool_file_t, queue);
+
+            file->live = 0;
+            ngx_http_kochava_spool_finish(file, cycle->log);
+        }
     }
 }
 
@@ -285,10 +376,10 @@ ngx_http_kochava_spool_write(ngx_http_kochava_spool_t *spool,
     kochava_dest_e dest, ngx_str_t *uri, const char *body, size_t len,
     const char *error, ngx_log_t *log)
 {
-    size_t      size, elen;
-    u_char     *line, *p;
-    ssize_t     n;
-    ngx_err_t   err;
+    size_t                          size, elen;
+    u_char                         *line, *p;
+    ngx_int_t                       rc;
+    ngx_http_kochava_spool_file_t  *file;
 
     elen = ngx_strlen(error);
 
@@ -299,7 +390,7 @@ ngx_http_kochava_spool_write(ngx_http_kochava_spool_t *spool,
            + len + NGX_TIME_T_LEN
            + elen + ngx_escape_json(NULL, (u_char *) error, elen);
 
-    if (ngx_http_kochava_metrics_spool_bytes() + (off_t) size
+    if (ngx_http_kochava_metrics_spool_bytes(spool->index) + (off_t) size
         > spool->max_size)
     {
         ngx_log_error(NGX_LOG_ERR, log, 0,
@@ -310,7 +401,7 @@ ngx_http_kochava_spool_write(ngx_http_kochava_spool_t *spool,
         return NGX_HTTP_KOCHAVA_DROPPED;
     }
 
-    if (spool->fd == NGX_INVALID_FILE
+    if (spool->file == NULL
         && ngx_http_kochava_spool_open(spool, log) != NGX_OK)
     {
         ngx_http_kochava_metrics_spool_dropped();
@@ -333,50 +424,25 @@ ngx_http_kochava_spool_write(ngx_http_kochava_spool_t *spool,
     p = (u_char *) ngx_escape_json(p, (u_char *) error, elen);
     p = ngx_cpymem(p, "\"}\n", 3);
 
-    size = p - line;
+    file = spool->file;
 
-    n = write(spool->fd, line, size);
-    err = ngx_errno;
+    rc = ngx_http_kochava_spool_append(file, line, p - line, log);
 
     ngx_free(line);
 
-    if (n != (ssize_t) size) {
-
-        if (n == -1) {
-            ngx_log_error(NGX_LOG_ERR, log, err,
-                          "kochava: write() to spool \"%V\" failed, "
-                          "a %s request was dropped", &spool->part,
-                          ngx_http_kochava_dest_names[dest].data);
-
-        } else {
-            ngx_log_error(NGX_LOG_ERR, log, 0,
-                          "kochava: write() to spool \"%V\" was "
-                          "incomplete (%z of %uz), a %s request was "
-                          "dropped", &spool->part, n, size,
-                          ngx_http_kochava_dest_names[dest].data);
-
-            /* a line is whole or absent: cut what was written of it */
-
-            if (ftruncate(spool->fd, spool->written) == -1) {
-                ngx_log_error(NGX_LOG_ALERT, log, ngx_errno,
-                              "kochava: ftruncate() of spool \"%V\" failed",
-                              &spool->part);
-            }
-        }
-
+    if (rc != NGX_OK) {
+        ngx_log_error(NGX_LOG_ERR, log, 0,
+                      "kochava: a %s request was dropped",
+                      ngx_http_kochava_dest_names[dest].data);
         ngx_http_kochava_metrics_spool_dropped();
-
-        /* the next record starts a new file */
-        ngx_http_kochava_spool_close(spool, log);
-
         return NGX_HTTP_KOCHAVA_DROPPED;
     }
 
-    spool->written += size;
+    file->kept++;
 
-    ngx_http_kochava_metrics_spooled(size);
+    ngx_http_kochava_metrics_spooled(spool->index, p - line);
 
-    if (spool->written >= spool->file_size) {
+    if (file->written >= spool->file_size) {
         ngx_http_kochava_spool_close(spool, log);
     }
 
@@ -384,105 +450,399 @@ ngx_http_kochava_spool_write(ngx_http_kochava_spool_t *spool,
 }
 
 
-static ngx_int_t
-ngx_http_kochava_spool_open(ngx_http_kochava_spool_t *spool, ngx_log_t *log)
+ngx_int_t
+ngx_http_kochava_journal_write(ngx_http_kochava_spool_t *spool,
+    kochava_out_t *outs, ngx_uint_t n, ngx_str_t *uris,
+    ngx_http_kochava_journal_t *j, ngx_log_t *log)
 {
-    u_char  *p;
+    size_t                          size;
+    u_char                         *buf, *p;
+    uint64_t                        id;
+    ngx_int_t                       rc;
+    ngx_str_t                      *uri;
+    ngx_uint_t                      i;
+    kochava_out_t                  *out;
+    ngx_http_kochava_spool_file_t  *file;
 
-    p = ngx_sprintf(spool->part_buf, "%V/kochava-%P-%T-%ui.jsonl.part",
-                    &spool->path, ngx_pid, ngx_time(), spool->seq++);
-    *p = '\0';
+    j->file = NULL;
+    j->n = n;
 
-    spool->part.data = spool->part_buf;
-    spool->part.len = p - spool->part_buf;
+    size = 0;
 
-    spool->fd = ngx_open_file(spool->part.data, NGX_FILE_APPEND,
-                              NGX_FILE_CREATE_OR_OPEN | O_EXCL, 0640);
+    for (i = 0; i < n; i++) {
+        out = &outs[i];
+        uri = &uris[out->dest];
 
-    if (spool->fd == NGX_INVALID_FILE) {
-        ngx_log_error(NGX_LOG_ERR, log, ngx_errno,
-                      "kochava: " ngx_open_file_n " \"%V\" failed, "
-                      "nothing can be spooled", &spool->part);
-        return NGX_ERROR;
+        size += sizeof("{\"id\":,\"dest\":\"\",\"uri\":\"\",\"body\":,"
+                       "\"attempts\":0,\"first_failed\":}\n") - 1
+                + NGX_INT64_LEN + ngx_http_kochava_dest_names[out->dest].len
+                + uri->len + ngx_escape_json(NULL, uri->data, uri->len)
+                + out->len + NGX_TIME_T_LEN;
     }
 
-    spool->written = 0;
-    spool->opened = ngx_time();
+    if (ngx_http_kochava_metrics_spool_bytes(spool->index) + (off_t) size
+        > spool->max_size)
+    {
+        ngx_log_error(NGX_LOG_ERR, log, 0,
+                      "kochava: spool \"%V\" is full (max_size %O), "
+                      "%ui requests accepted without their journal",
+                      &spool->path, spool->max_size, n);
+        ngx_http_kochava_metrics_unjournaled(n);
+        return NGX_DECLINED;
+    }
 
-    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, log, 0,
-                   "kochava: spool file \"%V\" opened", &spool->part);
+    if (spool->file == NULL
+        && ngx_http_kochava_spool_open(spool, log) != NGX_OK)
+    {
+        ngx_http_kochava_metrics_unjournaled(n);
+        return NGX_DECLINED;
+    }
+
+    buf = ngx_alloc(size, log);
+    if (buf == NULL) {
+        ngx_http_kochava_metrics_unjournaled(n);
+        return NGX_DECLINED;
+    }
+
+    file = spool->file;
+    id = file->next_id;
+    p = buf;
+
+    for (i = 0; i < n; i++) {
+        out = &outs[i];
+        uri = &uris[out->dest];
+
+        p = ngx_sprintf(p, "{\"id\":%uL,\"dest\":\"%V\",\"uri\":\"",
+                        id + i, &ngx_http_kochava_dest_names[out->dest]);
+        p = (u_char *) ngx_escape_json(p, uri->data, uri->len);
+        p = ngx_cpymem(p, "\",\"body\":", sizeof("\",\"body\":") - 1);
+        p = ngx_cpymem(p, out->body, out->len);
+        p = ngx_sprintf(p, ",\"attempts\":0,\"first_failed\":%T}\n",
+                        ngx_time());
+    }
+
+    rc = ngx_http_kochava_spool_append(file, buf, p - buf, log);
+
+    ngx_free(buf);
+
+    if (rc != NGX_OK) {
+        ngx_log_error(NGX_LOG_ERR, log, 0,
+                      "kochava: %ui requests accepted without their "
+                      "journal", n);
+        ngx_http_kochava_metrics_unjournaled(n);
+        return NGX_DECLINED;
+    }
+
+    file->next_id += n;
+    file->undone += n;
+    file->live++;
+
+    j->file = file;
+    j->first = id;
+
+    ngx_http_kochava_metrics_journaled(spool->index, n, p - buf);
+
+    if (file->written >= spool->file_size) {
+        ngx_http_kochava_spool_close(spool, log);
+    }
 
     return NGX_OK;
 }
 
 
-/* closes the current file and hands it to readers: ".part" goes away */
-
-static void
-ngx_http_kochava_spool_close(ngx_http_kochava_spool_t *spool, ngx_log_t *log)
+void
+ngx_http_kochava_journal_done(ngx_http_kochava_journal_t *j, u_char *done,
+    ngx_log_t *log)
 {
-    u_char  *done;
-    size_t   len;
+    u_char                         *buf, *p;
+    ngx_uint_t                      i, n;
+    ngx_http_kochava_spool_file_t  *file;
 
-    if (spool->fd == NGX_INVALID_FILE) {
+    file = j->file;
+
+    if (file == NULL) {
         return;
     }
 
-    if (ngx_close_file(spool->fd) == NGX_FILE_ERROR) {
-        ngx_log_error(NGX_LOG_ALERT, log, ngx_errno,
-                      ngx_close_file_n " \"%V\" failed", &spool->part);
-    }
+    j->file = NULL;
 
-    spool->fd = NGX_INVALID_FILE;
+    n = 0;
 
-    if (spool->written == 0) {
-        /* nothing in it: no empty file for readers */
-        if (ngx_delete_file(spool->part.data) == NGX_FILE_ERROR) {
-            ngx_log_error(NGX_LOG_ERR, log, ngx_errno,
-                          ngx_delete_file_n " \"%V\" failed", &spool->part);
+    if (done) {
+        for (i = 0; i < j->n; i++) {
+            n += (done[i] != 0);
         }
-
-        return;
     }
 
-    len = spool->part.len - (sizeof(".part") - 1);
+    if (n) {
+        buf = ngx_alloc(sizeof("{\"done\":[]}\n") + n * (NGX_INT64_LEN + 1),
+                        log);
 
-    done = ngx_alloc(len + 1, log);
-    if (done == NULL) {
-        return;
+        if (buf == NULL) {
+            /* not marked: the replay sends them again (at least once) */
+            n = 0;
+
+        } else {
+            p = ngx_cpymem(buf, "{\"done\":[", sizeof("{\"done\":[") - 1);
+
+            for (i = 0; i < j->n; i++) {
+                if (done[i]) {
+                    p = ngx_sprintf(p, "%uL,", j->first + i);
+                }
+            }
+
+            p[-1] = ']';
+            p = ngx_cpymem(p, "}\n", 2);
+
+            if (ngx_http_kochava_spool_append(file, buf, p - buf, log)
+                != NGX_OK)
+            {
+                n = 0;
+            }
+
+            ngx_free(buf);
+        }
     }
 
-    ngx_memcpy(done, spool->part.data, len);
-    done[len] = '\0';
+    ngx_log_debug4(NGX_LOG_DEBUG_HTTP, log, 0,
+                   "kochava: journal %uL..%uL: %ui of %ui done",
+                   j->first, j->first + j->n - 1, n, j->n);
 
-    if (ngx_rename_file(spool->part.data, done) == NGX_FILE_ERROR) {
-        ngx_log_error(NGX_LOG_ALERT, log, ngx_errno,
-                      ngx_rename_file_n " \"%V\" to \"%s\" failed",
-                      &spool->part, done);
+    file->undone -= n;
 
-    } else {
-        ngx_log_error(NGX_LOG_INFO, log, 0,
-                      "kochava: spool file \"%s\" closed, %O bytes",
-                      done, spool->written);
+#if (NGX_DEBUG)
+    ngx_http_kochava_assert(file->live > 0, log, "journal file not live");
+#endif
+
+    file->live--;
+
+    if (!file->current && file->live == 0) {
+        ngx_http_kochava_spool_finish(file, log);
+    }
+}
+
+
+static ngx_int_t
+ngx_http_kochava_spool_open(ngx_http_kochava_spool_t *spool, ngx_log_t *log)
+{
+    u_char                         *p, hidden[NGX_MAX_PATH + 1];
+    size_t                          len;
+    ngx_fd_t                        fd;
+    ngx_http_kochava_spool_file_t  *file;
+
+    len = spool->path.len + sizeof("/.kochava--.jsonl.part")
+          + ngx_http_kochava_spool_who_len + 2 * NGX_INT64_LEN;
+
+    if (len > NGX_MAX_PATH) {
+        ngx_log_error(NGX_LOG_ERR, log, 0,
+                      "kochava: spool path \"%V\" too long", &spool->path);
+        return NGX_ERROR;
     }
 
-    ngx_free(done);
+    file = ngx_calloc(sizeof(ngx_http_kochava_spool_file_t) + len, log);
+    if (file == NULL) {
+        return NGX_ERROR;
+    }
+
+    file->name = (u_char *) &file[1];
+
+    p = ngx_sprintf(file->name, "%V/kochava-%*s-%T-%ui.jsonl.part",
+                    &spool->path, ngx_http_kochava_spool_who_len,
+                    ngx_http_kochava_spool_who, ngx_time(), spool->seq++);
+    *p = '\0';
+    file->len = p - file->name;
+
+    /* created hidden and locked, then shown: never seen unlocked */
+
+    ngx_sprintf(hidden, "%V/.%s.tmp%Z", &spool->path,
+                file->name + spool->path.len + 1);
+
+    fd = ngx_open_file(hidden, NGX_FILE_APPEND,
+                       NGX_FILE_CREATE_OR_OPEN | O_EXCL, 0640);
+
+    if (fd == NGX_INVALID_FILE) {
+        ngx_log_error(NGX_LOG_ERR, log, ngx_errno,
+                      "kochava: " ngx_open_file_n " \"%s\" failed, "
+                      "nothing can be spooled", hidden);
+        ngx_free(file);
+        return NGX_ERROR;
+    }
+
+    if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+        ngx_log_error(NGX_LOG_ERR, log, ngx_errno,
+                      "kochava: flock(\"%s\") failed, nothing can be "
+                      "spooled", hidden);
+        goto failed;
+    }
+
+    if (ngx_rename_file(hidden, file->name) == NGX_FILE_ERROR) {
+        ngx_log_error(NGX_LOG_ERR, log, ngx_errno,
+                      "kochava: " ngx_rename_file_n " \"%s\" failed, "
+                      "nothing can be spooled", hidden);
+        goto failed;
+    }
+
+    file->spool = spool;
+    file->fd = fd;
+    file->next_id = 1;
+    file->current = 1;
+
+    ngx_queue_insert_tail(&spool->files, &file->queue);
+
+    spool->file = file;
+    spool->opened = ngx_time();
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, log, 0,
+                   "kochava: spool file \"%s\" opened", file->name);
+
+    return NGX_OK;
+
+failed:
+
+    (void) ngx_close_file(fd);
+    (void) ngx_delete_file(hidden);
+    ngx_free(file);
+
+    return NGX_ERROR;
 }
 
 
 /*
- * Every interval: close a file that is old enough; one worker refreshes
- * the gauge from the directory (the others add what they write).
+ * One write(2) of whole lines; a short one is cut back, so a line is
+ * whole or absent.
+ */
+
+static ngx_int_t
+ngx_http_kochava_spool_append(ngx_http_kochava_spool_file_t *file,
+    u_char *data, size_t size, ngx_log_t *log)
+{
+    ssize_t  n;
+
+    n = write(file->fd, data, size);
+
+    if (n == (ssize_t) size) {
+        file->written += size;
+        return NGX_OK;
+    }
+
+    if (n == -1) {
+        ngx_log_error(NGX_LOG_ERR, log, ngx_errno,
+                      "kochava: write() to spool \"%s\" failed",
+                      file->name);
+
+    } else {
+        ngx_log_error(NGX_LOG_ERR, log, 0,
+                      "kochava: write() to spool \"%s\" was incomplete "
+                      "(%z of %uz)", file->name, n, size);
+
+        if (ftruncate(file->fd, file->written) == -1) {
+            ngx_log_error(NGX_LOG_ALERT, log, ngx_errno,
+                          "kochava: ftruncate() of spool \"%s\" failed",
+                          file->name);
+        }
+    }
+
+    /* the next record starts a new file */
+    if (file->current) {
+        ngx_http_kochava_spool_close(file->spool, log);
+    }
+
+    return NGX_ERROR;
+}
+
+
+/* the current file takes no more records */
+
+static void
+ngx_http_kochava_spool_close(ngx_http_kochava_spool_t *spool, ngx_log_t *log)
+{
+    ngx_http_kochava_spool_file_t  *file;
+
+    file = spool->file;
+
+    if (file == NULL) {
+        return;
+    }
+
+    spool->file = NULL;
+    file->current = 0;
+
+    if (file->live == 0) {
+        ngx_http_kochava_spool_finish(file, log);
+    }
+}
+
+
+/*
+ * Nothing more goes into file: removed when all in it is done, else
+ * handed to the replay as ".jsonl".  Renamed or removed while still
+ * locked, then closed.
+ */
+
+static void
+ngx_http_kochava_spool_finish(ngx_http_kochava_spool_file_t *file,
+    ngx_log_t *log)
+{
+    u_char  done[NGX_MAX_PATH + 1];
+
+    ngx_queue_remove(&file->queue);
+
+    if (file->undone == 0 && file->kept == 0) {
+
+        if (ngx_delete_file(file->name) == NGX_FILE_ERROR) {
+            ngx_log_error(NGX_LOG_ERR, log, ngx_errno,
+                          ngx_delete_file_n " \"%s\" failed", file->name);
+
+        } else {
+            ngx_log_debug2(NGX_LOG_DEBUG_HTTP, log, 0,
+                           "kochava: spool file \"%s\" all done, %O bytes "
+                           "removed", file->name, file->written);
+
+            ngx_http_kochava_metrics_spool_bytes_add(file->spool->index,
+                                                     -file->written);
+        }
+
+    } else {
+        ngx_memcpy(done, file->name, file->len - 5);
+        done[file->len - 5] = '\0';
+
+        if (ngx_rename_file(file->name, done) == NGX_FILE_ERROR) {
+            ngx_log_error(NGX_LOG_ALERT, log, ngx_errno,
+                          ngx_rename_file_n " \"%s\" to \"%s\" failed",
+                          file->name, done);
+
+        } else {
+            ngx_log_error(NGX_LOG_INFO, log, 0,
+                          "kochava: spool file \"%s\" closed, %O bytes, "
+                          "%ui records left", done, file->written,
+                          file->undone + file->kept);
+        }
+    }
+
+    if (ngx_close_file(file->fd) == NGX_FILE_ERROR) {
+        ngx_log_error(NGX_LOG_ALERT, log, ngx_errno,
+                      ngx_close_file_n " \"%s\" failed", file->name);
+    }
+
+    ngx_free(file);
+}
+
+
+/*
+ * Every interval: close a file that is old enough; the first worker
+ * adopts orphans and refreshes the gauge from the directory (the others
+ * add what they write).
  */
 
 static void
 ngx_http_kochava_spool_tick(ngx_event_t *ev)
 {
+    off_t                      bytes;
     ngx_http_kochava_spool_t  *spool;
 
     spool = ev->data;
 
-    if (spool->fd != NGX_INVALID_FILE
+    if (spool->file
         && (ngx_msec_t) (ngx_time() - spool->opened) * 1000
            >= spool->interval)
     {
@@ -490,8 +850,8 @@ ngx_http_kochava_spool_tick(ngx_event_t *ev)
     }
 
     if (ngx_worker == 0) {
-        ngx_http_kochava_metrics_spool_bytes_set(
-            ngx_http_kochava_spool_scan(spool, 0, ev->log));
+        bytes = ngx_http_kochava_spool_scan(spool, ev->log);
+        ngx_http_kochava_metrics_spool_bytes_set(spool->index, bytes);
     }
 
     if (ngx_exiting || ngx_quit || ngx_terminate) {
@@ -508,24 +868,30 @@ ngx_http_kochava_spool_tick(ngx_event_t *ev)
 static void
 ngx_http_kochava_spool_reopen(ngx_open_file_t *file, ngx_log_t *log)
 {
-    ngx_http_kochava_spool_close(file->data, log);
+    ngx_http_kochava_spool_t  *spool;
+
+    spool = file->data;
+
+    if (spool->files.next) {
+        ngx_http_kochava_spool_close(spool, log);
+    }
 }
 
 
 /*
- * The bytes the spool holds on disk, for the gauge and max_size; with
- * adopt set, the ".part" files of workers that no longer run are closed
- * (renamed) on the way.
+ * The bytes the spool holds on disk, for the gauge and max_size; the
+ * ".part" files (and hidden ones being created) that nobody holds a lock
+ * on are closed on the way.
  */
 
 static off_t
-ngx_http_kochava_spool_scan(ngx_http_kochava_spool_t *spool,
-    ngx_uint_t adopt, ngx_log_t *log)
+ngx_http_kochava_spool_scan(ngx_http_kochava_spool_t *spool, ngx_log_t *log)
 {
     DIR            *dir;
     off_t           total;
     size_t          len;
-    u_char          path[NGX_MAX_PATH + 1], done[NGX_MAX_PATH + 1];
+    u_char          path[NGX_MAX_PATH + 1];
+    ngx_uint_t      hidden;
     struct stat     st;
     struct dirent  *de;
 
@@ -541,8 +907,16 @@ ngx_http_kochava_spool_scan(ngx_http_kochava_spool_t *spool,
     while ((de = readdir(dir)) != NULL) {
         len = ngx_strlen(de->d_name);
 
-        if (de->d_name[0] == '.'
-            || spool->path.len + 1 + len > NGX_MAX_PATH)
+        if (spool->path.len + 1 + len > NGX_MAX_PATH) {
+            continue;
+        }
+
+        hidden = (de->d_name[0] == '.');
+
+        if (hidden
+            && (len < sizeof(".kochava-.tmp") - 1
+                || ngx_strncmp(de->d_name, ".kochava-", 9) != 0
+                || ngx_strcmp(de->d_name + len - 4, ".tmp") != 0))
         {
             continue;
         }
@@ -553,26 +927,18 @@ ngx_http_kochava_spool_scan(ngx_http_kochava_spool_t *spool,
             continue;
         }
 
-        total += st.st_size;
-
-        if (!adopt
-            || ngx_http_kochava_spool_orphan((u_char *) de->d_name, len)
-               != NGX_OK)
+        if ((hidden
+             || (len > 11 && ngx_strcmp(de->d_name + len - 11,
+                                        ".jsonl.part") == 0))
+            && ngx_http_kochava_spool_adopt(path, spool->path.len + 1 + len,
+                                            hidden, log)
+               == NGX_OK
+            && hidden)
         {
             continue;
         }
 
-        ngx_memcpy(done, path, spool->path.len + 1 + len - 5);
-        done[spool->path.len + 1 + len - 5] = '\0';
-
-        if (ngx_rename_file(path, done) == NGX_FILE_ERROR) {
-            /* another worker took it first */
-            continue;
-        }
-
-        ngx_log_error(NGX_LOG_NOTICE, log, 0,
-                      "kochava: spool file \"%s\" of a worker that exited "
-                      "closed", done);
+        total += st.st_size;
     }
 
     (void) closedir(dir);
@@ -581,36 +947,58 @@ ngx_http_kochava_spool_scan(ngx_http_kochava_spool_t *spool,
 }
 
 
-/* "kochava-<pid>-...jsonl.part" of a process that is gone */
+/*
+ * A ".part" file nobody holds a lock on is renamed ".jsonl" (the replay
+ * sends what is not marked done in it), under the lock; a hidden one is
+ * removed (it never took a record).  Returns NGX_OK when it was.
+ */
 
 static ngx_int_t
-ngx_http_kochava_spool_orphan(u_char *name, size_t len)
+ngx_http_kochava_spool_adopt(u_char *path, size_t len, ngx_uint_t hidden,
+    ngx_log_t *log)
 {
-    u_char     *p, *last;
-    ngx_pid_t   pid;
+    u_char     done[NGX_MAX_PATH + 1];
+    ngx_fd_t   fd;
+    ngx_int_t  rc;
 
-    if (len < sizeof("kochava-1.jsonl.part") - 1
-        || ngx_strncmp(name, "kochava-", 8) != 0
-        || ngx_strncmp(name + len - 11, ".jsonl.part", 11) != 0)
-    {
+    fd = ngx_open_file(path, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+    if (fd == NGX_INVALID_FILE) {
+        /* closed meanwhile */
         return NGX_DECLINED;
     }
 
-    p = name + 8;
-    last = ngx_strlchr(p, name + len, '-');
-    if (last == NULL) {
-        return NGX_DECLINED;
+    rc = NGX_DECLINED;
+
+    if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+        /* its writer lives */
+        goto done;
     }
 
-    pid = (ngx_pid_t) ngx_atoi(p, last - p);
+    if (hidden) {
+        if (ngx_delete_file(path) != NGX_FILE_ERROR) {
+            rc = NGX_OK;
+        }
 
-    if (pid == NGX_ERROR || pid == ngx_pid) {
-        return NGX_DECLINED;
+        goto done;
     }
 
-    if (kill(pid, 0) == 0 || ngx_errno != NGX_ESRCH) {
-        return NGX_DECLINED;
+    ngx_memcpy(done, path, len - 5);
+    done[len - 5] = '\0';
+
+    if (ngx_rename_file(path, done) == NGX_FILE_ERROR) {
+        /* another worker took it first */
+        goto done;
     }
 
-    return NGX_OK;
+    ngx_log_error(NGX_LOG_NOTICE, log, 0,
+                  "kochava: spool file \"%s\" of a writer that is gone "
+                  "closed", done);
+
+    rc = NGX_OK;
+
+done:
+
+    (void) ngx_close_file(fd);
+
+    return rc;
 }

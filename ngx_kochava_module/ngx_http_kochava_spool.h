@@ -1,6 +1,9 @@
 
 /*
  * Copyright (C) ngx_kochava_module authors
+ *
+ * The spool and its write-ahead journal: the bottom of the delivery
+ * layer (it knows nothing of requests, fan-outs or locations).
  */
 
 
@@ -15,26 +18,65 @@
 #include "kochava_core.h"
 
 
+/* spool directories a configuration may name (each has its own gauge) */
+#define NGX_HTTP_KOCHAVA_MAX_SPOOLS  16
+
+
+typedef struct ngx_http_kochava_spool_s  ngx_http_kochava_spool_t;
+
+
+/*
+ * A file a worker writes: "<dir>/<name>.jsonl.part", locked (flock) by
+ * the worker as long as it is open.  The current file takes new records;
+ * a file rotated out stays open (and locked) until the journals that
+ * will mark records in it done are over.
+ */
+typedef struct {
+    ngx_http_kochava_spool_t     *spool;
+    ngx_queue_t                   queue;          /* spool->files */
+    ngx_fd_t                      fd;
+    u_char                       *name;           /* NUL-terminated */
+    size_t                        len;
+    off_t                         written;
+    uint64_t                      next_id;
+    ngx_uint_t                    live;           /* journals open in it */
+    ngx_uint_t                    undone;         /* records not done */
+    ngx_uint_t                    kept;           /* failure records */
+    unsigned                      current:1;
+} ngx_http_kochava_spool_file_t;
+
+
 /*
  * A spool directory.  The configuration part is shared by every location
  * naming the same directory; the file part is each worker's own (set up
  * after the fork).
  */
-typedef struct {
+struct ngx_http_kochava_spool_s {
     ngx_str_t                     path;          /* no trailing slash */
     off_t                         max_size;
     off_t                         file_size;
     ngx_msec_t                    interval;
+    ngx_flag_t                    fsync;
+    ngx_uint_t                    index;         /* of its gauge */
 
-    ngx_fd_t                      fd;            /* NGX_INVALID_FILE */
-    ngx_str_t                     part;          /* "<path>/<name>.part" */
-    u_char                       *part_buf;
-    off_t                         written;       /* in the current file */
+    ngx_http_kochava_spool_file_t  *file;        /* current, or NULL */
+    ngx_queue_t                   files;         /* open, rotated out too */
     time_t                        opened;
     ngx_uint_t                    seq;
     ngx_event_t                   timer;
     ngx_log_t                    *log;
-} ngx_http_kochava_spool_t;
+};
+
+
+/*
+ * The write-ahead records of one async request: n records with the ids
+ * first .. first + n - 1 in file (NULL: none were written).
+ */
+typedef struct {
+    ngx_http_kochava_spool_file_t  *file;
+    uint64_t                      first;
+    ngx_uint_t                    n;
+} ngx_http_kochava_journal_t;
 
 
 /* the answer of a spool write */
@@ -48,14 +90,32 @@ ngx_int_t ngx_http_kochava_spool_init_process(ngx_cycle_t *cycle);
 void ngx_http_kochava_spool_exit_process(ngx_cycle_t *cycle);
 
 /*
- * Appends one record, whole or not at all.  error is the short reason
- * ("503", "timeout", ...).  Returns NGX_HTTP_KOCHAVA_SPOOLED or
+ * Appends one failure record, whole or not at all.  error is the short
+ * reason ("503", "timeout", ...).  Returns NGX_HTTP_KOCHAVA_SPOOLED or
  * NGX_HTTP_KOCHAVA_DROPPED (over max_size, or the disk refused it: logged
  * at "error" and counted).
  */
 ngx_int_t ngx_http_kochava_spool_write(ngx_http_kochava_spool_t *spool,
     kochava_dest_e dest, ngx_str_t *uri, const char *body, size_t len,
     const char *error, ngx_log_t *log);
+
+/*
+ * Appends the records of outs[0 .. n - 1] (uris: the pass URI of each
+ * destination) in one write(2), with ids j->first .. and "attempts":0.
+ * Returns NGX_OK with j set, or NGX_DECLINED (over max_size, or the disk
+ * refused it: logged, counted, j->file NULL).
+ */
+ngx_int_t ngx_http_kochava_journal_write(ngx_http_kochava_spool_t *spool,
+    kochava_out_t *outs, ngx_uint_t n, ngx_str_t *uris,
+    ngx_http_kochava_journal_t *j, ngx_log_t *log);
+
+/*
+ * The journal's fan-out is over: the records whose done[i] is set are
+ * marked done (one line, one write), the others stay for kochava-replay.
+ * done may be NULL (none is done).  The file is let go.
+ */
+void ngx_http_kochava_journal_done(ngx_http_kochava_journal_t *j,
+    u_char *done, ngx_log_t *log);
 
 
 #endif /* _NGX_HTTP_KOCHAVA_SPOOL_H_INCLUDED_ */

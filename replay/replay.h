@@ -78,6 +78,7 @@ typedef struct {
     const char               *line;          /* without its '\n' */
     size_t                    len;
     size_t                    lineno;
+    long long                 id;            /* journal record; -1: none */
 
     kochava_dest_e            dest;
     const char               *body;          /* raw bytes of "body" */
@@ -100,6 +101,7 @@ struct replay_file_s {
     replay_record_t          *records;
     size_t                    nrecords;
     size_t                    torn;          /* lines skipped */
+    size_t                    done;          /* records marked done */
 };
 
 

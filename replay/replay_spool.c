@@ -15,6 +15,11 @@
  * A crash before 2 leaves the file as it was: its delivered records are
  * sent again, its dead ones may be appended twice (at-least-once).  No
  * record is ever only in memory.
+ *
+ * The module's journal records carry an "id"; a {"done":[ids]} line of
+ * the same file marks them delivered (or written again as a failure
+ * record): they are left out when the file is read, and the done lines
+ * go with them when it is committed.
  */
 
 
@@ -32,6 +37,9 @@
 
 
 static int replay_cmp(const void *a, const void *b);
+static int replay_id_cmp(const void *a, const void *b);
+static long long *replay_done_ids(const char *data, size_t size,
+    size_t *n);
 static int replay_write_all(int fd, const char *p, size_t len);
 static int replay_dead_letter(const char *dir, replay_file_t *file,
     int64_t now_ms);
@@ -215,7 +223,8 @@ replay_spool_read(const char *dir, const char *name, replay_file_t **file,
 {
     int               fd, rc;
     char             *path, *p, *end, *nl, err[160];
-    size_t            nlines;
+    size_t            nlines, ndone;
+    long long        *done;
     ssize_t           got;
     struct stat       st;
     replay_file_t    *f;
@@ -278,6 +287,11 @@ replay_spool_read(const char *dir, const char *name, replay_file_t **file,
         goto failed;
     }
 
+    done = replay_done_ids(f->data, f->size, &ndone);
+    if (done == NULL) {
+        goto failed;
+    }
+
     p = f->data;
     nlines = 0;
 
@@ -295,6 +309,13 @@ replay_spool_read(const char *dir, const char *name, replay_file_t **file,
 
         if (nl == p) {
             p++;
+            continue;
+        }
+
+        if (strncmp(p, "{\"done\":[", 9) == 0) {
+            /* read by replay_done_ids() */
+            f->done++;
+            p = nl + 1;
             continue;
         }
 
@@ -322,9 +343,20 @@ replay_spool_read(const char *dir, const char *name, replay_file_t **file,
             memcpy(rec->error, err, REPLAY_ERROR_LEN);
         }
 
+        if (rc == 0 && rec->id >= 0 && ndone
+            && bsearch(&rec->id, done, ndone, sizeof(long long),
+                       replay_id_cmp))
+        {
+            /* delivered by the module: left out, as a done line is */
+            memset(rec, 0, sizeof(replay_record_t));
+            continue;
+        }
+
         f->nrecords++;
         stats->records++;
     }
+
+    free(done);
 
     *file = f;
 
@@ -357,7 +389,7 @@ replay_spool_commit(const char *dir, replay_file_t *file, int64_t now_ms)
     size_t            i, len;
     replay_record_t  *rec;
 
-    changed = (file->torn > 0);
+    changed = (file->torn > 0 || file->done > 0);
     keep = 0;
 
     for (i = 0; i < file->nrecords; i++) {
@@ -646,4 +678,88 @@ static int
 replay_cmp(const void *a, const void *b)
 {
     return strcmp(*(char * const *) a, *(char * const *) b);
+}
+
+
+/*
+ * The ids of the {"done":[...]} lines of a file, sorted (a torn or odd
+ * done line marks nothing: its records are sent, at least once).
+ * Returns a malloc()ed array (of at least one), NULL on allocation
+ * failure.
+ */
+static long long *
+replay_done_ids(const char *data, size_t size, size_t *n)
+{
+    char        *q;
+    size_t       cap, got, start;
+    long long   *ids, *more, id;
+    const char  *p, *end, *nl;
+
+    cap = 64;
+    got = 0;
+
+    ids = malloc(cap * sizeof(long long));
+    if (ids == NULL) {
+        return NULL;
+    }
+
+    end = data + size;
+
+    for (p = data; p < end; p = nl + 1) {
+        nl = memchr(p, '\n', end - p);
+        if (nl == NULL) {
+            break;
+        }
+
+        if (nl - p < 12 || strncmp(p, "{\"done\":[", 9) != 0
+            || strncmp(nl - 2, "]}", 2) != 0)
+        {
+            continue;
+        }
+
+        start = got;
+        p += 9;
+
+        while (p < nl - 2) {
+            errno = 0;
+            id = strtoll(p, &q, 10);
+
+            if (q == p || errno || id < 0 || (*q != ',' && *q != ']')) {
+                /* not ours: its ids do not count */
+                got = start;
+                break;
+            }
+
+            if (got == cap) {
+                cap *= 2;
+                more = realloc(ids, cap * sizeof(long long));
+                if (more == NULL) {
+                    free(ids);
+                    return NULL;
+                }
+                ids = more;
+            }
+
+            ids[got++] = id;
+            p = q + 1;
+        }
+    }
+
+    qsort(ids, got, sizeof(long long), replay_id_cmp);
+
+    *n = got;
+
+    return ids;
+}
+
+
+static int
+replay_id_cmp(const void *a, const void *b)
+{
+    long long  x, y;
+
+    x = *(const long long *) a;
+    y = *(const long long *) b;
+
+    return (x > y) - (x < y);
 }
