@@ -78,7 +78,7 @@ VALGRIND     := valgrind -q --leak-check=full --errors-for-leak-kinds=definite -
 
 
 .PHONY: all deps module unit test test-sdk run stop clean fuzz fuzz-smoke \
-        test-asan test-valgrind test-reload test-dedup
+        test-asan test-valgrind test-reload test-dedup test-crash
 .PHONY: bench bench-core
 
 all: deps module
@@ -128,7 +128,14 @@ $(BUILD)/unit/%: tests/unit/%.c $(CORE_SRCS) $(HEADERS) tests/unit/tap.h
 test: all unit fuzz-smoke
 	tests/dedup/run
 	$(TEST_ENV) prove $(PROVE_INC) $(UNIT_BINS) t/*.t tests/spool/spool.t \
-	    tests/e2e/outage.t tests/replay/run tests/examples/run
+	    tests/e2e/outage.t tests/replay/run tests/examples/run \
+	    tests/crash/run
+
+# async under SIGKILL of workers and of the whole nginx, two instances on
+# one spool, a pid namespace: 0 lost (longer than the run of make test)
+test-crash: all
+	CRASH_SECONDS=$${CRASH_SECONDS:-20} CRASH_KILLS=$${CRASH_KILLS:-10} \
+	    prove -v tests/crash/run
 
 # de-duplication across 2 workers, a reload and the ttl (part of make test)
 test-dedup: all
