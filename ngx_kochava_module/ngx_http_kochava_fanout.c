@@ -2,10 +2,22 @@
 /*
  * Copyright (C) ngx_kochava_module authors
  *
- * Fan-out: every outbound body becomes a background POST subrequest to its
- * pass location, at most kochava_concurrency of them in flight.  Their
- * answers are kept (a few KB) by a filter that swallows them, judged when
- * each one ends, and the client is answered when the last one has.
+ * The fan-out engine: every outbound body becomes a background POST
+ * subrequest to its pass location, at most kochava_concurrency of them
+ * in flight and within the worker's slots.  Their answers are kept (a few
+ * KB) by a filter that swallows them and judged when each one ends; a
+ * retryable failure is written to the location's spool.  The engine knows
+ * nothing of sync or async delivery: it calls the fan-out's done() when
+ * the last message is settled.
+ *
+ * Each message goes PENDING -> STARTED -> DONE | FAILED | SPOOLED (see
+ * ngx_http_kochava_fanout.h); a PENDING one that is not forwarded, or
+ * whose subrequest could not be created, is settled without starting.
+ * The cursor (next) moves only past a message that is no longer PENDING,
+ * so next == in_flight + finished at every step (checked in debug
+ * builds).  The fan-out runs from three wake-ups, all through
+ * ngx_http_kochava_fanout_run(): its start, its request's posted write
+ * handler (an answer came), and a slot handed over.
  */
 
 
@@ -14,25 +26,25 @@
 #include <ngx_http.h>
 
 #include "ngx_http_kochava_module.h"
+#include "ngx_http_kochava_fanout.h"
+#include "ngx_http_kochava_dedup.h"
+#include "ngx_http_kochava_metrics.h"
 
 
-static ngx_int_t ngx_http_kochava_launch(ngx_http_request_t *r,
-    ngx_http_kochava_ctx_t *ctx);
+static void ngx_http_kochava_fanout_wake(ngx_http_request_t *r);
+static void ngx_http_kochava_fanout_slot(void *data);
+static void ngx_http_kochava_fanout_run(ngx_http_kochava_fanout_t *f);
+static ngx_int_t ngx_http_kochava_launch(ngx_http_kochava_fanout_t *f);
 static ngx_int_t ngx_http_kochava_subrequest(ngx_http_request_t *r,
     ngx_http_kochava_sr_t *s, ngx_http_kochava_pass_t *pass);
 static ngx_int_t ngx_http_kochava_sr_headers(ngx_http_request_t *r,
     ngx_http_request_t *sr, size_t len);
 static ngx_int_t ngx_http_kochava_sr_done(ngx_http_request_t *sr, void *data,
     ngx_int_t rc);
-static void ngx_http_kochava_settle(ngx_http_kochava_sr_t *s,
-    kochava_outcome_e outcome);
-static void ngx_http_kochava_wake(ngx_http_request_t *r);
-static void ngx_http_kochava_spool_rest(ngx_http_request_t *r,
-    ngx_http_kochava_ctx_t *ctx);
 static const char *ngx_http_kochava_failure(ngx_http_kochava_sr_t *s,
     kochava_outcome_e outcome, u_char *buf);
-static ngx_int_t ngx_http_kochava_respond(ngx_http_request_t *r,
-    ngx_http_kochava_ctx_t *ctx);
+static void ngx_http_kochava_settle(ngx_http_kochava_sr_t *s,
+    kochava_outcome_e outcome, const char *error);
 static ngx_http_kochava_sr_t *ngx_http_kochava_own(ngx_http_request_t *r);
 static ngx_int_t ngx_http_kochava_header_filter(ngx_http_request_t *r);
 static ngx_int_t ngx_http_kochava_body_filter(ngx_http_request_t *r,
@@ -45,6 +57,22 @@ static ngx_str_t  ngx_http_kochava_json_type = ngx_string("application/json");
 
 static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
 static ngx_http_output_body_filter_pt    ngx_http_next_body_filter;
+
+
+#if (NGX_DEBUG)
+
+#define ngx_http_kochava_fanout_check(f)                                      \
+    ngx_http_kochava_assert((f)->next == (f)->in_flight + (f)->finished      \
+                            && (f)->finished <= (f)->nouts                    \
+                            && (f)->slots.held <= (f)->in_flight,             \
+                            (f)->request->connection->log,                    \
+                            "fan-out counters")
+
+#else
+
+#define ngx_http_kochava_fanout_check(f)
+
+#endif
 
 
 ngx_int_t
@@ -61,141 +89,195 @@ ngx_http_kochava_fanout_init(ngx_conf_t *cf)
 
 
 ngx_int_t
-ngx_http_kochava_fanout_start(ngx_http_request_t *r,
-    ngx_http_kochava_ctx_t *ctx)
+ngx_http_kochava_fanout_start(ngx_http_kochava_fanout_t *f)
 {
-    ngx_uint_t              i;
-    ngx_http_kochava_sr_t  *s;
+    ngx_uint_t               i;
+    ngx_http_request_t      *r;
+    ngx_http_kochava_sr_t   *s;
+    ngx_http_kochava_ctx_t  *ctx;
 
-    ctx->srs = ngx_pcalloc(r->pool,
-                           ctx->result.nouts * sizeof(ngx_http_kochava_sr_t));
-    if (ctx->srs == NULL) {
+    r = f->request;
+
+    f->srs = ngx_pcalloc(r->pool, f->nouts * sizeof(ngx_http_kochava_sr_t));
+    if (f->srs == NULL) {
         return NGX_ERROR;
     }
 
-    for (i = 0; i < ctx->result.nouts; i++) {
-        s = &ctx->srs[i];
-        s->ctx = ctx;
-        s->out = &ctx->result.outs[i];
+    for (i = 0; i < f->nouts; i++) {
+        s = &f->srs[i];
+        s->fanout = f;
+        s->out = &f->outs[i];
         s->ps.handler = ngx_http_kochava_sr_done;
         s->ps.data = s;
     }
 
-    r->write_event_handler = ngx_http_kochava_wake;
-
-    if (ngx_http_kochava_slots_init(r, ctx) != NGX_OK) {
+    if (ngx_http_kochava_slots_init(r, &f->slots, ngx_http_kochava_fanout_slot,
+                                    f)
+        != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
-    if (ngx_http_kochava_launch(r, ctx) != NGX_OK) {
+    ctx = ngx_http_get_module_ctx(r, ngx_http_kochava_module);
+    ctx->fanout = f;
 
-        if (!ctx->detached) {
-            return NGX_ERROR;
-        }
+    r->write_event_handler = ngx_http_kochava_fanout_wake;
 
-        ngx_http_kochava_spool_rest(r, ctx);
-    }
+    /* what settles now posts the request: done() comes from there */
+    ngx_http_kochava_fanout_run(f);
 
     return NGX_OK;
 }
 
 
+/* the request's write handler while its fan-out runs: an answer came */
+
+static void
+ngx_http_kochava_fanout_wake(ngx_http_request_t *r)
+{
+    ngx_http_kochava_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_kochava_module);
+
+    if (ctx == NULL || ctx->fanout == NULL) {
+        return;
+    }
+
+    ctx->fanout->posted = 0;
+
+    ngx_http_kochava_fanout_run(ctx->fanout);
+}
+
+
+/* a worker slot was handed to the fan-out */
+
+static void
+ngx_http_kochava_fanout_slot(void *data)
+{
+    ngx_http_kochava_fanout_t *f = data;
+
+    ngx_http_kochava_fanout_run(f);
+
+    ngx_http_run_posted_requests(f->request->connection);
+}
+
+
 /*
- * Sends ctx's outputs as the location's delivery mode says.  Returns
- * NGX_DONE when the fan-out will answer the client (sync), NGX_OK when
- * the client is to be answered now (async: the outputs are on their way
- * or in the spool), NGX_ERROR.
+ * Starts what the caps allow; a message that cannot be started settles,
+ * with the rest, as a retryable failure (spooled when it can be).  When
+ * every message is settled and this is not the start, done() is called.
  */
 
-ngx_int_t
-ngx_http_kochava_deliver(ngx_http_request_t *r, ngx_http_kochava_ctx_t *ctx)
+static void
+ngx_http_kochava_fanout_run(ngx_http_kochava_fanout_t *f)
 {
-    ngx_http_kochava_loc_conf_t  *klcf;
+    ngx_http_kochava_sr_t  *s;
 
-    klcf = ngx_http_get_module_loc_conf(r, ngx_http_kochava_module);
-
-    if (klcf->delivery == NGX_HTTP_KOCHAVA_ASYNC) {
-        ngx_http_kochava_async_start(r, ctx);
-        return NGX_OK;
+    if (f->over) {
+        return;
     }
 
-    if (ngx_http_kochava_fanout_start(r, ctx) != NGX_OK) {
-        return NGX_ERROR;
+    if (ngx_http_kochava_launch(f) != NGX_OK) {
+
+        ngx_log_error(NGX_LOG_ERR, f->request->connection->log, 0,
+                      "kochava: outbound request %ui of %ui could not be "
+                      "started, it and the rest are failed", f->next,
+                      f->nouts);
+
+        while (f->next < f->nouts) {
+            s = &f->srs[f->next++];
+            ngx_http_kochava_settle(s, KOCHAVA_OUTCOME_RETRYABLE,
+                                    "internal error");
+        }
     }
 
-    return NGX_DONE;
+    if (f->next == f->nouts) {
+        ngx_http_kochava_slots_done(&f->slots);
+    }
+
+    ngx_http_kochava_fanout_check(f);
+
+    if (f->finished < f->nouts || f->posted) {
+        /* a posted wake-up comes: it is the one to end the fan-out */
+        return;
+    }
+
+    ngx_http_kochava_assert(f->in_flight == 0 && f->next == f->nouts,
+                            f->request->connection->log, "fan-out over");
+
+    f->over = 1;
+
+    f->done(f);
 }
 
 
 /*
  * Starts outbound requests until a cap is reached (the request's, the
- * worker's) or none is left.
+ * worker's) or none is left.  NGX_ERROR: the subrequest of the message
+ * at next could not be created (it is still PENDING).
  */
 
 static ngx_int_t
-ngx_http_kochava_launch(ngx_http_request_t *r, ngx_http_kochava_ctx_t *ctx)
+ngx_http_kochava_launch(ngx_http_kochava_fanout_t *f)
 {
+    ngx_http_request_t           *r;
     ngx_http_kochava_sr_t        *s;
     ngx_http_kochava_pass_t      *pass;
     ngx_http_kochava_loc_conf_t  *klcf;
 
+    r = f->request;
     klcf = ngx_http_get_module_loc_conf(r, ngx_http_kochava_module);
 
-    while (ctx->next < ctx->result.nouts
-           && ctx->in_flight < klcf->concurrency)
-    {
-        s = &ctx->srs[ctx->next];
+    while (f->next < f->nouts && f->in_flight < klcf->concurrency) {
+        s = &f->srs[f->next];
         pass = &klcf->pass[s->out->dest];
 
+        ngx_http_kochava_assert(s->state == NGX_HTTP_KOCHAVA_MSG_PENDING,
+                                r->connection->log, "launch of a message "
+                                "that is not pending");
+
         if (pass->uri.len == 0) {
-            ctx->next++;
+            f->next++;
 
             /* e.g. no kochava_identity_pass: that kind is not forwarded */
             ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                           "kochava: no %s location configured, "
                           "message %uD not forwarded",
                           kochava_dest_name(s->out->dest), s->out->index);
-            s->done = 1;
-            ngx_http_kochava_settle(s, KOCHAVA_OUTCOME_PERMANENT);
+            ngx_http_kochava_settle(s, KOCHAVA_OUTCOME_PERMANENT, NULL);
             continue;
         }
 
-        if (ngx_http_kochava_slot_take(r, ctx) == NGX_AGAIN) {
+        if (ngx_http_kochava_slot_take(&f->slots) == NGX_AGAIN) {
             return NGX_OK;
         }
 
-        /*
-         * The cursor moves once the subrequest exists: one that could not
-         * start is still the next, and is settled by the caller.
-         */
+        /* the cursor moves once the subrequest exists */
 
         if (ngx_http_kochava_subrequest(r, s, pass) != NGX_OK) {
-            ngx_http_kochava_slot_release(ctx);
+            ngx_http_kochava_slot_release(&f->slots);
             return NGX_ERROR;
         }
 
-        ctx->next++;
-        ctx->in_flight++;
+        s->state = NGX_HTTP_KOCHAVA_MSG_STARTED;
+        f->next++;
+        f->in_flight++;
         ngx_http_kochava_metrics_in_flight(1);
 
 #if (NGX_DEBUG)
-        if (ctx->slots_capped) {
+        if (f->slots.capped) {
             ngx_log_debug4(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                            "kochava: message %uD to %V, %ui in flight, "
                            "%ui worker slots taken", s->out->index,
-                           &pass->uri, ctx->in_flight,
+                           &pass->uri, f->in_flight,
                            ngx_http_kochava_slots_taken_n());
 
         } else {
             ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                            "kochava: message %uD to %V, %ui in flight",
-                           s->out->index, &pass->uri, ctx->in_flight);
+                           s->out->index, &pass->uri, f->in_flight);
         }
 #endif
-    }
-
-    if (ctx->next == ctx->result.nouts) {
-        ngx_http_kochava_slots_done(ctx);
     }
 
     return NGX_OK;
@@ -351,16 +433,16 @@ ngx_http_kochava_sr_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
 {
     ngx_http_kochava_sr_t *s = data;
 
-    u_char             error[NGX_INT_T_LEN + sizeof(" no answer")];
-    ngx_uint_t         status;
-    kochava_outcome_e  outcome;
+    u_char                      error[NGX_INT_T_LEN + sizeof(" no answer")];
+    ngx_uint_t                  status;
+    kochava_outcome_e           outcome;
+    ngx_http_kochava_fanout_t  *f;
 
-    if (s->done) {
+    if (s->state != NGX_HTTP_KOCHAVA_MSG_STARTED) {
         return rc;
     }
 
-    s->done = 1;
-
+    f = s->fanout;
     /*
      * An error after the upstream's header (a reset, a time-out in the
      * middle of its body) leaves that header's status behind: the error
@@ -432,31 +514,11 @@ ngx_http_kochava_sr_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
     if (outcome == KOCHAVA_OUTCOME_OK
         || outcome == KOCHAVA_OUTCOME_PERMANENT)
     {
-        ngx_http_kochava_dedup_mark(s->ctx->request, s->ctx, s->out);
+        ngx_http_kochava_dedup_mark(f->request, &f->app_id, s->out);
     }
 
-    s->ctx->in_flight--;
-    ngx_http_kochava_metrics_in_flight(-1);
-    ngx_http_kochava_slot_release(s->ctx);
-
-    if (outcome == KOCHAVA_OUTCOME_RETRYABLE
-        || outcome == KOCHAVA_OUTCOME_TIMEOUT)
-    {
-        if (ngx_http_kochava_spool_out(s->ctx->request, s->ctx, s->out,
-                                       ngx_http_kochava_failure(s, outcome,
-                                                                error)))
-        {
-            s->spooled = 1;
-            s->ctx->spooled++;
-
-        } else if (s->ctx->journal.file) {
-            /* its journal record stays: the replay sends it */
-            s->ctx->spooled++;
-            ngx_http_kochava_dedup_mark(s->ctx->request, s->ctx, s->out);
-        }
-    }
-
-    ngx_http_kochava_settle(s, outcome);
+    ngx_http_kochava_settle(s, outcome,
+                            ngx_http_kochava_failure(s, outcome, error));
 
     /*
      * A connection reset or a time-out in the middle of the upstream's
@@ -467,7 +529,7 @@ ngx_http_kochava_sr_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
      */
 
     if (rc == NGX_ERROR
-        || (s->ctx->detached
+        || (f->no_client
             && (rc == NGX_HTTP_REQUEST_TIME_OUT
                 || rc == NGX_HTTP_CLIENT_CLOSED_REQUEST)))
     {
@@ -508,12 +570,79 @@ ngx_http_kochava_failure(ngx_http_kochava_sr_t *s, kochava_outcome_e outcome,
 
 
 /*
- * Writes a failed output to the location's spool, if it has one.  Returns
- * 1 when the output is on disk, 0 otherwise.
+ * Settles a PENDING or STARTED message with its outcome; a retryable
+ * failure (error: its spool "last_error") goes to the spool.  Wakes the
+ * fan-out's request.
+ */
+
+static void
+ngx_http_kochava_settle(ngx_http_kochava_sr_t *s, kochava_outcome_e outcome,
+    const char *error)
+{
+    ngx_http_kochava_fanout_t  *f;
+
+    f = s->fanout;
+
+    ngx_http_kochava_assert(s->state == NGX_HTTP_KOCHAVA_MSG_PENDING
+                            || s->state == NGX_HTTP_KOCHAVA_MSG_STARTED,
+                            f->request->connection->log,
+                            "a message settled twice");
+
+    if (s->state == NGX_HTTP_KOCHAVA_MSG_STARTED) {
+        f->in_flight--;
+        ngx_http_kochava_metrics_in_flight(-1);
+        ngx_http_kochava_slot_release(&f->slots);
+    }
+
+    s->outcome = outcome;
+    f->outcomes[outcome]++;
+    f->finished++;
+
+    if (outcome == KOCHAVA_OUTCOME_OK
+        || outcome == KOCHAVA_OUTCOME_PERMANENT)
+    {
+        s->state = NGX_HTTP_KOCHAVA_MSG_DONE;
+
+    } else if (error
+               && ngx_http_kochava_fanout_spool(f->request, &f->app_id,
+                                                s->out, error))
+    {
+        s->record = 1;
+        s->state = NGX_HTTP_KOCHAVA_MSG_SPOOLED;
+
+    } else if (f->on_disk) {
+        /* its journal record stays: the replay sends it */
+        s->state = NGX_HTTP_KOCHAVA_MSG_SPOOLED;
+        ngx_http_kochava_dedup_mark(f->request, &f->app_id, s->out);
+
+    } else {
+        s->state = NGX_HTTP_KOCHAVA_MSG_FAILED;
+    }
+
+    if (s->state == NGX_HTTP_KOCHAVA_MSG_SPOOLED) {
+        f->spooled++;
+    }
+
+    /*
+     * Posting, not running: running posted requests from within a
+     * subrequest's finalization is not safe.  Posted once at a time, so
+     * no stale entry outlives the request.
+     */
+
+    if (!f->posted) {
+        f->posted = 1;
+        ngx_http_post_request(f->request, NULL);
+    }
+}
+
+
+/*
+ * Writes a failed output to the spool of r's location, if it has one, as
+ * a failure record.  Returns 1 when the output is on disk, 0 otherwise.
  */
 
 ngx_uint_t
-ngx_http_kochava_spool_out(ngx_http_request_t *r, ngx_http_kochava_ctx_t *ctx,
+ngx_http_kochava_fanout_spool(ngx_http_request_t *r, ngx_str_t *app_id,
     kochava_out_t *out, const char *error)
 {
     ngx_http_kochava_loc_conf_t  *klcf;
@@ -533,177 +662,9 @@ ngx_http_kochava_spool_out(ngx_http_request_t *r, ngx_http_kochava_ctx_t *ctx,
     }
 
     /* on disk is as good as delivered: the replay sends it */
-    ngx_http_kochava_dedup_mark(r, ctx, out);
+    ngx_http_kochava_dedup_mark(r, app_id, out);
 
     return 1;
-}
-
-
-/* a detached fan-out that cannot start its subrequests spools them */
-
-static void
-ngx_http_kochava_spool_rest(ngx_http_request_t *r,
-    ngx_http_kochava_ctx_t *ctx)
-{
-    ngx_http_kochava_sr_t  *s;
-
-    while (ctx->next < ctx->result.nouts) {
-        s = &ctx->srs[ctx->next++];
-        s->done = 1;
-
-        if (ngx_http_kochava_spool_out(r, ctx, s->out, "internal error")) {
-            s->spooled = 1;
-            ctx->spooled++;
-
-        } else if (ctx->journal.file) {
-            ctx->spooled++;
-            ngx_http_kochava_dedup_mark(r, ctx, s->out);
-        }
-
-        ngx_http_kochava_settle(s, KOCHAVA_OUTCOME_RETRYABLE);
-    }
-
-    ngx_http_kochava_slots_done(ctx);
-}
-
-
-/* counts an outbound request as over and wakes the client request */
-
-static void
-ngx_http_kochava_settle(ngx_http_kochava_sr_t *s, kochava_outcome_e outcome)
-{
-    ngx_http_kochava_ctx_t  *ctx;
-
-    ctx = s->ctx;
-
-    s->outcome = outcome;
-    ctx->outcomes[outcome]++;
-    ctx->finished++;
-
-    /*
-     * Posting, not running: running posted requests from within a
-     * subrequest's finalization is not safe.  Posted once at a time, so
-     * no stale entry outlives the request.
-     */
-
-    if (!ctx->posted) {
-        ctx->posted = 1;
-        ngx_http_post_request(ctx->request, NULL);
-    }
-}
-
-
-/* the client request's write handler while its fan-out runs */
-
-static void
-ngx_http_kochava_wake(ngx_http_request_t *r)
-{
-    ngx_http_kochava_ctx_t  *ctx;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_kochava_module);
-
-    if (ctx == NULL || ctx->responded) {
-        return;
-    }
-
-    ctx->posted = 0;
-
-    ngx_http_kochava_fanout_step(r, ctx);
-}
-
-
-/*
- * Starts what the caps allow; answers when every output is settled.  Run
- * when an outbound request ended, and when worker slots were handed to
- * the fan-out (ngx_http_kochava_slots.c).
- */
-
-void
-ngx_http_kochava_fanout_step(ngx_http_request_t *r,
-    ngx_http_kochava_ctx_t *ctx)
-{
-    ngx_int_t  rc;
-
-    if (ngx_http_kochava_launch(r, ctx) != NGX_OK) {
-
-        if (!ctx->detached) {
-            ctx->responded = 1;
-            ngx_http_kochava_slots_done(ctx);
-            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-            return;
-        }
-
-        ngx_http_kochava_spool_rest(r, ctx);
-    }
-
-    if (ctx->finished < ctx->result.nouts) {
-        return;
-    }
-
-    ctx->responded = 1;
-
-    if (ctx->detached) {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "kochava: async fan-out of %uD requests over: "
-                      "%ui delivered, %ui refused, %ui failed, "
-                      "%ui of them spooled", ctx->result.nouts,
-                      ctx->outcomes[KOCHAVA_OUTCOME_OK],
-                      ctx->outcomes[KOCHAVA_OUTCOME_PERMANENT],
-                      ctx->outcomes[KOCHAVA_OUTCOME_RETRYABLE]
-                      + ctx->outcomes[KOCHAVA_OUTCOME_TIMEOUT],
-                      ctx->spooled);
-
-        ngx_http_kochava_async_finish(r, ctx);
-        return;
-    }
-
-    rc = ngx_http_kochava_respond(r, ctx);
-
-    ngx_http_finalize_request(r, rc);
-}
-
-
-/*
- * Sync delivery: a retryable failure anywhere makes the SDK keep the call
- * and send it again (503 + Retry-After); permanent failures cannot be
- * helped by a retry and are answered 200.
- */
-
-static ngx_int_t
-ngx_http_kochava_respond(ngx_http_request_t *r, ngx_http_kochava_ctx_t *ctx)
-{
-    size_t               len;
-    ngx_uint_t           failed;
-    const char          *json;
-    kochava_allocator_t  alloc;
-
-    failed = ctx->outcomes[KOCHAVA_OUTCOME_RETRYABLE]
-             + ctx->outcomes[KOCHAVA_OUTCOME_TIMEOUT];
-
-    if (failed && ctx->spooled == failed) {
-        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                      "kochava: %ui of %uD outbound requests failed and "
-                      "were spooled, answered 200", failed,
-                      ctx->result.nouts);
-
-    } else if (failed) {
-        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                      "kochava: %ui of %uD outbound requests failed and "
-                      "may succeed later, answered 503", failed,
-                      ctx->result.nouts);
-
-        return ngx_http_kochava_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                           "Upstream unavailable");
-    }
-
-    ngx_http_kochava_allocator(r, &alloc);
-
-    json = kochava_result_json(&ctx->result, &alloc, &len);
-    if (json == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    return ngx_http_kochava_send_json(r, NGX_HTTP_OK, json, len);
 }
 
 

@@ -14,6 +14,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_kochava_module.h"
+#include "ngx_http_kochava_metrics.h"
 
 
 static ngx_int_t ngx_http_kochava_metrics_init_zone(ngx_shm_zone_t *shm_zone,
@@ -143,17 +144,17 @@ ngx_http_kochava_metrics_init(ngx_conf_t *cf)
 static ngx_int_t
 ngx_http_kochava_metrics_log(ngx_http_request_t *r)
 {
-    ngx_uint_t                 i, status;
-    ngx_http_core_loc_conf_t  *clcf;
+    ngx_uint_t                    i, status;
+    ngx_http_kochava_loc_conf_t  *klcf;
 
     if (ngx_http_kochava_metrics == NULL || r != r->main) {
         return NGX_OK;
     }
 
-    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+    klcf = ngx_http_get_module_loc_conf(r, ngx_http_kochava_module);
 
-    if (clcf->handler != ngx_http_kochava_ingest_handler
-        && clcf->handler != ngx_http_kochava_postback_handler)
+    if (klcf->role != NGX_HTTP_KOCHAVA_ROLE_INGEST
+        && klcf->role != NGX_HTTP_KOCHAVA_ROLE_POSTBACK)
     {
         return NGX_OK;
     }

@@ -2,13 +2,23 @@
 /*
  * Copyright (C) ngx_kochava_module authors
  *
- * Counters in shared memory, summed over all workers (docs/metrics.md),
- * and the de-duplication zones.  Included by ngx_http_kochava_module.h.
+ * Counters in shared memory, summed over all workers (docs/metrics.md).
  */
 
 
 #ifndef _NGX_HTTP_KOCHAVA_METRICS_H_INCLUDED_
 #define _NGX_HTTP_KOCHAVA_METRICS_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "kochava_core.h"
+
+
+/* spool directories a configuration may name (each has its own gauge) */
+#define NGX_HTTP_KOCHAVA_MAX_SPOOLS  16
 
 
 /* upper bounds of kochava_upstream_duration_seconds, in milliseconds */
@@ -115,36 +125,6 @@ void ngx_http_kochava_metrics_spool_dropped(void);
 void ngx_http_kochava_metrics_spool_bytes_add(ngx_uint_t index, off_t bytes);
 void ngx_http_kochava_metrics_spool_bytes_set(ngx_uint_t index, off_t bytes);
 off_t ngx_http_kochava_metrics_spool_bytes(ngx_uint_t index);
-
-
-/* ngx_http_kochava_status.c: "kochava_status;" */
-
-char *ngx_http_kochava_status(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-
-
-/* ngx_http_kochava_dedup.c */
-
-char *ngx_http_kochava_dedup_zone(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-char *ngx_http_kochava_dedup(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-
-/* kochava_req_t.seen: data is the request's ngx_http_kochava_ctx_t */
-int ngx_http_kochava_dedup_seen(void *data, const char *id, size_t len);
-
-/*
- * Records the messages of one outbound request as delivered (on "ok" or
- * "permanent", or once it is written to the spool): in the zone of r's
- * "kochava_dedup", under the App GUID ctx->app_id, for out->ids.  r may be
- * any request with the ingest location's configuration (the detached
- * request of an async fan-out).
- */
-void ngx_http_kochava_dedup_mark(ngx_http_request_t *r,
-    ngx_http_kochava_ctx_t *ctx, kochava_out_t *out);
-
-/* the kochava_dedup_entries family, for the status page */
-u_char *ngx_http_kochava_dedup_status(u_char *p, u_char *last);
 
 
 #endif /* _NGX_HTTP_KOCHAVA_METRICS_H_INCLUDED_ */

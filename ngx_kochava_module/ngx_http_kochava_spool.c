@@ -45,6 +45,8 @@
 #include <sys/random.h>
 
 #include "ngx_http_kochava_module.h"
+#include "ngx_http_kochava_spool.h"
+#include "ngx_http_kochava_metrics.h"
 
 
 static ngx_int_t ngx_http_kochava_spool_open(ngx_http_kochava_spool_t *spool,

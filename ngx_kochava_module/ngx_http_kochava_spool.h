@@ -18,10 +18,6 @@
 #include "kochava_core.h"
 
 
-/* spool directories a configuration may name (each has its own gauge) */
-#define NGX_HTTP_KOCHAVA_MAX_SPOOLS  16
-
-
 typedef struct ngx_http_kochava_spool_s  ngx_http_kochava_spool_t;
 
 

@@ -12,13 +12,15 @@
 #include <ngx_http.h>
 
 #include "ngx_http_kochava_module.h"
+#include "ngx_http_kochava_status.h"
+#include "ngx_http_kochava_dedup.h"
+#include "ngx_http_kochava_metrics.h"
 
 
 /* at most this much text: about 150 series of at most 120 bytes */
 #define NGX_HTTP_KOCHAVA_STATUS_SIZE  32768
 
 
-static ngx_int_t ngx_http_kochava_status_handler(ngx_http_request_t *r);
 static u_char *ngx_http_kochava_status_write(u_char *p, u_char *last,
     ngx_http_kochava_metrics_t *m, ngx_array_t *spools);
 static u_char *ngx_http_kochava_status_histogram(u_char *p, u_char *last,
@@ -48,28 +50,9 @@ static const char  *ngx_http_kochava_install_names[] = {
 };
 
 
-char *
-ngx_http_kochava_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_http_core_loc_conf_t  *clcf;
-
-    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
-
-    if (clcf->handler == ngx_http_kochava_status_handler) {
-        return "is duplicate";
-    }
-
-    clcf->handler = ngx_http_kochava_status_handler;
-
-    if (ngx_http_kochava_metrics_add(cf) != NGX_OK) {
-        return NGX_CONF_ERROR;
-    }
-
-    return NGX_CONF_OK;
-}
 
 
-static ngx_int_t
+ngx_int_t
 ngx_http_kochava_status_handler(ngx_http_request_t *r)
 {
     u_char                        *p;
