@@ -129,7 +129,7 @@ test: all unit fuzz-smoke
 	tests/dedup/run
 	$(TEST_ENV) prove $(PROVE_INC) $(UNIT_BINS) t/*.t tests/spool/spool.t \
 	    tests/e2e/outage.t tests/replay/run tests/examples/run \
-	    tests/crash/run
+	    tests/abort/run tests/crash/run
 
 # async under SIGKILL of workers and of the whole nginx, two instances on
 # one spool, a pid namespace: 0 lost (longer than the run of make test)

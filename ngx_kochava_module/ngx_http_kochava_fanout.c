@@ -31,6 +31,7 @@
 #include "ngx_http_kochava_metrics.h"
 
 
+static void ngx_http_kochava_fanout_cleanup(void *data);
 static void ngx_http_kochava_fanout_wake(ngx_http_request_t *r);
 static void ngx_http_kochava_fanout_slot(void *data);
 static void ngx_http_kochava_fanout_run(ngx_http_kochava_fanout_t *f);
@@ -92,6 +93,7 @@ ngx_int_t
 ngx_http_kochava_fanout_start(ngx_http_kochava_fanout_t *f)
 {
     ngx_uint_t               i;
+    ngx_pool_cleanup_t      *cln;
     ngx_http_request_t      *r;
     ngx_http_kochava_sr_t   *s;
     ngx_http_kochava_ctx_t  *ctx;
@@ -102,6 +104,14 @@ ngx_http_kochava_fanout_start(ngx_http_kochava_fanout_t *f)
     if (f->srs == NULL) {
         return NGX_ERROR;
     }
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    cln->handler = ngx_http_kochava_fanout_cleanup;
+    cln->data = f;
 
     for (i = 0; i < f->nouts; i++) {
         s = &f->srs[i];
@@ -127,6 +137,33 @@ ngx_http_kochava_fanout_start(ngx_http_kochava_fanout_t *f)
     ngx_http_kochava_fanout_run(f);
 
     return NGX_OK;
+}
+
+
+/*
+ * The request is freed.  Before its fan-out was over, it was terminated
+ * (an HTTP/2 client that went away): the subrequests in flight were torn
+ * down unjudged.  Their slots go back by the slots' own cleanup.
+ */
+
+static void
+ngx_http_kochava_fanout_cleanup(void *data)
+{
+    ngx_http_kochava_fanout_t *f = data;
+
+    if (f->over) {
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_INFO, f->request->connection->log, 0,
+                  "kochava: fan-out ended with its request: %ui of %ui "
+                  "outbound requests in flight, %ui not started",
+                  f->in_flight, f->nouts, f->nouts - f->next);
+
+    ngx_http_kochava_metrics_in_flight(-(ngx_int_t) f->in_flight);
+
+    f->in_flight = 0;
+    f->over = 1;
 }
 
 
