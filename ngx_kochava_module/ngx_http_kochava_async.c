@@ -28,6 +28,7 @@
 #include "ngx_http_kochava_async.h"
 #include "ngx_http_kochava_fanout.h"
 #include "ngx_http_kochava_detached.h"
+#include "ngx_http_kochava_reply.h"
 #include "ngx_http_kochava_dedup.h"
 #include "ngx_http_kochava_metrics.h"
 
@@ -42,6 +43,18 @@ typedef struct {
 } ngx_http_kochava_async_t;
 
 
+/* fsync=on: a client request waiting for the group commit */
+typedef struct {
+    ngx_http_kochava_journal_wait_t   wait;
+    ngx_event_t                       event;
+    ngx_http_request_t               *request;
+} ngx_http_kochava_async_wait_t;
+
+
+static void ngx_http_kochava_async_run(ngx_http_request_t *r,
+    ngx_http_kochava_ctx_t *ctx);
+static void ngx_http_kochava_async_synced(ngx_event_t *ev);
+static void ngx_http_kochava_async_unwait(void *data);
 static ngx_http_kochava_async_t *ngx_http_kochava_async_create(
     ngx_http_request_t *r, ngx_http_kochava_ctx_t *ctx);
 static ngx_int_t ngx_http_kochava_copy_outs(ngx_pool_t *pool,
@@ -68,21 +81,20 @@ static ngx_uint_t  ngx_http_kochava_async_conns;
 /*
  * Writes ctx's outputs ahead and starts their fan-out without the
  * client.  Afterwards every output is on its way, in the spool, or (the
- * spool refused it) counted and logged.  Returns NGX_OK: the client is
- * to be answered now.
+ * spool refused it) counted and logged.  Returns NGX_OK (the client is
+ * to be answered now), or NGX_DONE (fsync=on: it is answered once the
+ * records are on disk).
  */
 
 ngx_int_t
 ngx_http_kochava_async_deliver(ngx_http_request_t *r,
     ngx_http_kochava_ctx_t *ctx)
 {
-    size_t                        bytes;
-    uint32_t                      i;
-    ngx_str_t                     uris[KOCHAVA_NDESTS];
-    ngx_uint_t                    conns;
-    ngx_http_kochava_async_t     *a;
-    ngx_http_kochava_fanout_t    *f;
-    ngx_http_kochava_loc_conf_t  *klcf;
+    uint32_t                        i;
+    ngx_str_t                       uris[KOCHAVA_NDESTS];
+    ngx_pool_cleanup_t             *cln;
+    ngx_http_kochava_loc_conf_t    *klcf;
+    ngx_http_kochava_async_wait_t  *w;
 
     klcf = ngx_http_get_module_loc_conf(r, ngx_http_kochava_module);
 
@@ -103,6 +115,60 @@ ngx_http_kochava_async_deliver(ngx_http_request_t *r,
                                               &ctx->journal,
                                               r->connection->log);
     }
+
+    if (ctx->journal.file == NULL || !klcf->spool->fsync) {
+        ngx_http_kochava_async_run(r, ctx);
+        return NGX_OK;
+    }
+
+    /* fsync=on: the answer waits for the group commit */
+
+    w = ngx_pcalloc(r->pool, sizeof(ngx_http_kochava_async_wait_t));
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+
+    if (w == NULL || cln == NULL) {
+        ngx_http_kochava_async_run(r, ctx);
+        return NGX_ERROR;
+    }
+
+    w->request = r;
+    w->wait.event = &w->event;
+    w->event.handler = ngx_http_kochava_async_synced;
+    w->event.data = w;
+    w->event.log = r->connection->log;
+
+    cln->handler = ngx_http_kochava_async_unwait;
+    cln->data = w;
+
+    if (ngx_http_kochava_journal_sync(&ctx->journal, &w->wait,
+                                      r->connection->log)
+        != NGX_OK)
+    {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "kochava: the journal could not be synced to disk");
+        w->wait.rc = NGX_ERROR;
+        ngx_post_event(&w->event, &ngx_posted_events);
+    }
+
+    ngx_http_kochava_async_run(r, ctx);
+
+    return NGX_DONE;
+}
+
+
+/* the fan-out of ctx's outputs, on a detached request or not at all */
+
+static void
+ngx_http_kochava_async_run(ngx_http_request_t *r, ngx_http_kochava_ctx_t *ctx)
+{
+    size_t                        bytes;
+    uint32_t                      i;
+    ngx_uint_t                    conns;
+    ngx_http_kochava_async_t     *a;
+    ngx_http_kochava_fanout_t    *f;
+    ngx_http_kochava_loc_conf_t  *klcf;
+
+    klcf = ngx_http_get_module_loc_conf(r, ngx_http_kochava_module);
 
     bytes = 0;
 
@@ -125,13 +191,13 @@ ngx_http_kochava_async_deliver(ngx_http_request_t *r,
         || ngx_cycle->free_connection_n < conns + 1)
     {
         ngx_http_kochava_spool_all(r, ctx, "async backlog full");
-        return NGX_OK;
+        return;
     }
 
     a = ngx_http_kochava_async_create(r, ctx);
     if (a == NULL) {
         ngx_http_kochava_spool_all(r, ctx, "no memory");
-        return NGX_OK;
+        return;
     }
 
     /* the journal goes with the fan-out */
@@ -160,6 +226,7 @@ ngx_http_kochava_async_deliver(ngx_http_request_t *r,
     f->done = ngx_http_kochava_async_done;
     f->data = a;
     f->on_disk = (a->ctx.journal.file != NULL);
+    f->durable = (f->on_disk && klcf->spool->fsync);
     f->no_client = 1;
 
     if (ngx_http_kochava_fanout_start(f) != NGX_OK) {
@@ -167,13 +234,54 @@ ngx_http_kochava_async_deliver(ngx_http_request_t *r,
         a->ctx.journal.file = NULL;
         ngx_http_kochava_detached_free(f->request->connection);
         ngx_http_kochava_spool_all(r, ctx, "no memory");
-        return NGX_OK;
+        return;
     }
 
     /* the subrequests were posted to the detached request: run them */
     ngx_http_run_posted_requests(f->request->connection);
+}
 
-    return NGX_OK;
+
+/* fsync=on: the records are on disk (or the disk failed): the answer */
+
+static void
+ngx_http_kochava_async_synced(ngx_event_t *ev)
+{
+    ngx_int_t                       rc;
+    ngx_connection_t               *c;
+    ngx_http_request_t             *r;
+    ngx_http_kochava_ctx_t         *ctx;
+    ngx_http_kochava_async_wait_t  *w;
+
+    w = ev->data;
+    r = w->request;
+    c = r->connection;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_kochava_module);
+
+    if (w->wait.rc == NGX_OK) {
+        rc = ngx_http_kochava_send_result(r, &ctx->result);
+
+    } else {
+        rc = ngx_http_kochava_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                         "Spool unavailable");
+    }
+
+    ngx_http_finalize_request(r, rc);
+    ngx_http_run_posted_requests(c);
+}
+
+
+static void
+ngx_http_kochava_async_unwait(void *data)
+{
+    ngx_http_kochava_async_wait_t *w = data;
+
+    ngx_http_kochava_journal_unwait(&w->wait);
+
+    if (w->event.posted) {
+        ngx_delete_posted_event(&w->event);
+    }
 }
 
 

@@ -22,10 +22,7 @@
 ngx_int_t
 ngx_http_kochava_deliver(ngx_http_request_t *r, ngx_http_kochava_ctx_t *ctx)
 {
-    size_t                        len;
     ngx_int_t                     rc;
-    const char                   *json;
-    kochava_allocator_t           alloc;
     ngx_http_kochava_loc_conf_t  *klcf;
 
     klcf = ngx_http_get_module_loc_conf(r, ngx_http_kochava_module);
@@ -44,17 +41,10 @@ ngx_http_kochava_deliver(ngx_http_request_t *r, ngx_http_kochava_ctx_t *ctx)
         }
 
         if (rc == NGX_DONE) {
-            /* the fan-out answers the client when it is over */
+            /* answered later: by the fan-out (sync), once on disk (async) */
             return NGX_DONE;
         }
     }
 
-    ngx_http_kochava_allocator(r, &alloc);
-
-    json = kochava_result_json(&ctx->result, &alloc, &len);
-    if (json == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    return ngx_http_kochava_send_json(r, NGX_HTTP_OK, json, len);
+    return ngx_http_kochava_send_result(r, &ctx->result);
 }

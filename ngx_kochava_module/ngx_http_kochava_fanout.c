@@ -640,7 +640,7 @@ ngx_http_kochava_settle(ngx_http_kochava_sr_t *s, kochava_outcome_e outcome,
     {
         s->state = NGX_HTTP_KOCHAVA_MSG_DONE;
 
-    } else if (error
+    } else if (error && !f->durable
                && ngx_http_kochava_fanout_spool(f->request, &f->app_id,
                                                 s->out, error))
     {

@@ -89,6 +89,12 @@ struct ngx_http_kochava_fanout_s {
     ngx_http_kochava_slots_t          slots;
 
     unsigned                          on_disk:1;    /* journaled */
+    /*
+     * The journal is fsynced: a retryable failure stays in it rather than
+     * being written again as a failure record (that record and its done
+     * mark are not fsynced: a power cut could keep the mark alone).
+     */
+    unsigned                          durable:1;
     unsigned                          no_client:1;  /* request detached */
     unsigned                          posted:1;
     unsigned                          over:1;

@@ -41,6 +41,26 @@ ngx_http_kochava_send_error(ngx_http_request_t *r, ngx_uint_t status,
 }
 
 
+/* the 200 of an accepted call: {"success":true} and what was refused */
+
+ngx_int_t
+ngx_http_kochava_send_result(ngx_http_request_t *r, kochava_result_t *result)
+{
+    size_t               len;
+    const char          *json;
+    kochava_allocator_t  alloc;
+
+    ngx_http_kochava_allocator(r, &alloc);
+
+    json = kochava_result_json(result, &alloc, &len);
+    if (json == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_kochava_send_json(r, NGX_HTTP_OK, json, len);
+}
+
+
 ngx_int_t
 ngx_http_kochava_send_json(ngx_http_request_t *r, ngx_uint_t status,
     const char *body, size_t len)

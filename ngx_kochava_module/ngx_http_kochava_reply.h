@@ -19,6 +19,10 @@
 ngx_int_t ngx_http_kochava_send_error(ngx_http_request_t *r,
     ngx_uint_t status, const char *message);
 
+/* answers 200 with the JSON of result; returns what to finalize */
+ngx_int_t ngx_http_kochava_send_result(ngx_http_request_t *r,
+    kochava_result_t *result);
+
 /* answers body, a JSON text of len bytes; returns what to finalize */
 ngx_int_t ngx_http_kochava_send_json(ngx_http_request_t *r,
     ngx_uint_t status, const char *body, size_t len);

@@ -40,6 +40,10 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#if (NGX_THREADS)
+#include <ngx_thread_pool.h>
+#endif
+
 #include <dirent.h>
 #include <sys/file.h>
 #include <sys/random.h>
@@ -47,6 +51,13 @@
 #include "ngx_http_kochava_module.h"
 #include "ngx_http_kochava_spool.h"
 #include "ngx_http_kochava_metrics.h"
+
+
+/* the thread's side of an fdatasync() */
+typedef struct {
+    ngx_fd_t                      fd;
+    ngx_err_t                     err;
+} ngx_http_kochava_sync_ctx_t;
 
 
 static ngx_int_t ngx_http_kochava_spool_open(ngx_http_kochava_spool_t *spool,
@@ -65,6 +76,16 @@ static off_t ngx_http_kochava_spool_scan(ngx_http_kochava_spool_t *spool,
     ngx_log_t *log);
 static ngx_int_t ngx_http_kochava_spool_adopt(u_char *path, size_t len,
     ngx_uint_t hidden, ngx_log_t *log);
+static void ngx_http_kochava_spool_let_go(ngx_http_kochava_spool_file_t *file,
+    ngx_log_t *log);
+#if (NGX_THREADS)
+static ngx_int_t ngx_http_kochava_sync_start(
+    ngx_http_kochava_spool_file_t *file, ngx_log_t *log);
+static void ngx_http_kochava_sync_thread(void *data, ngx_log_t *log);
+static void ngx_http_kochava_sync_done(ngx_event_t *ev);
+static void ngx_http_kochava_sync_wake(ngx_http_kochava_journal_wait_t *w,
+    ngx_int_t rc);
+#endif
 
 
 static ngx_str_t  ngx_http_kochava_dest_names[] = {
@@ -170,8 +191,15 @@ ngx_http_kochava_spool_directive(ngx_conf_t *cf, ngx_command_t *cmd,
         }
 
         if (ngx_strcmp(value[i].data, "fsync=on") == 0) {
+#if (NGX_THREADS)
             spool->fsync = 1;
             continue;
+#else
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"fsync=on\" needs nginx built with "
+                               "threads (--with-threads)");
+            return NGX_CONF_ERROR;
+#endif
         }
 
         if (ngx_strcmp(value[i].data, "fsync=off") == 0) {
@@ -218,6 +246,16 @@ ngx_http_kochava_spool_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     }
 
     spool->index = kmcf->spools.nelts;
+
+#if (NGX_THREADS)
+    if (spool->fsync) {
+        /* nginx's "default" pool, or the one "thread_pool default" sets */
+        spool->thread_pool = ngx_thread_pool_add(cf, NULL);
+        if (spool->thread_pool == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+#endif
 
     spools = ngx_array_push(&kmcf->spools);
     if (spools == NULL) {
@@ -541,6 +579,7 @@ ngx_http_kochava_journal_write(ngx_http_kochava_spool_t *spool,
 
     j->file = file;
     j->first = id;
+    j->end = file->written;
 
     ngx_http_kochava_metrics_journaled(spool->index, n, p - buf);
 
@@ -612,16 +651,210 @@ ngx_http_kochava_journal_done(ngx_http_kochava_journal_t *j, u_char *done,
 
     file->undone -= n;
 
-#if (NGX_DEBUG)
-    ngx_http_kochava_assert(file->live > 0, log, "journal file not live");
+    ngx_http_kochava_spool_let_go(file, log);
+}
+
+
+ngx_int_t
+ngx_http_kochava_journal_sync(ngx_http_kochava_journal_t *j,
+    ngx_http_kochava_journal_wait_t *w, ngx_log_t *log)
+{
+#if (NGX_THREADS)
+    ngx_http_kochava_spool_file_t  *file;
+
+    file = j->file;
+
+    if (file == NULL) {
+        return NGX_ERROR;
+    }
+
+    w->file = file;
+    w->end = j->end;
+    w->rc = NGX_OK;
+
+    ngx_queue_insert_tail(&file->waiting, &w->queue);
+    file->live++;
+
+    if (!file->syncing && ngx_http_kochava_sync_start(file, log) != NGX_OK) {
+        ngx_http_kochava_journal_unwait(w);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+#else
+    return NGX_ERROR;
 #endif
+}
+
+
+void
+ngx_http_kochava_journal_unwait(ngx_http_kochava_journal_wait_t *w)
+{
+    ngx_http_kochava_spool_file_t  *file;
+
+    file = w->file;
+
+    if (file == NULL) {
+        return;
+    }
+
+    w->file = NULL;
+    ngx_queue_remove(&w->queue);
+
+    ngx_http_kochava_spool_let_go(file, ngx_cycle->log);
+}
+
+
+/* a journal or a waiter is done with file: closed with the last one */
+
+static void
+ngx_http_kochava_spool_let_go(ngx_http_kochava_spool_file_t *file,
+    ngx_log_t *log)
+{
+    ngx_http_kochava_assert(file->live > 0, log, "spool file not live");
 
     file->live--;
 
-    if (!file->current && file->live == 0) {
+    if (!file->current && file->live == 0 && !file->syncing) {
         ngx_http_kochava_spool_finish(file, log);
     }
 }
+
+
+#if (NGX_THREADS)
+
+/* one fdatasync() for everything written so far, in a thread */
+
+static ngx_int_t
+ngx_http_kochava_sync_start(ngx_http_kochava_spool_file_t *file,
+    ngx_log_t *log)
+{
+    ngx_thread_task_t            *task;
+    ngx_http_kochava_sync_ctx_t  *ctx;
+
+    task = file->task;
+
+    if (task == NULL) {
+        task = ngx_calloc(sizeof(ngx_thread_task_t)
+                          + sizeof(ngx_http_kochava_sync_ctx_t), log);
+        if (task == NULL) {
+            return NGX_ERROR;
+        }
+
+        task->ctx = &task[1];
+        task->handler = ngx_http_kochava_sync_thread;
+        task->event.handler = ngx_http_kochava_sync_done;
+        task->event.data = file;
+        task->event.log = file->spool->log;
+
+        file->task = task;
+    }
+
+    ctx = task->ctx;
+    ctx->fd = file->fd;
+    ctx->err = 0;
+
+    file->syncing_to = file->written;
+
+    if (ngx_thread_task_post(file->spool->thread_pool, task) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    file->syncing = 1;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_kochava_sync_thread(void *data, ngx_log_t *log)
+{
+    ngx_http_kochava_sync_ctx_t *ctx = data;
+
+    if (fdatasync(ctx->fd) == -1) {
+        ctx->err = ngx_errno;
+    }
+}
+
+
+/*
+ * The fdatasync() is over: the requests it covers are answered, the ones
+ * that came meanwhile get the next one.
+ */
+
+static void
+ngx_http_kochava_sync_done(ngx_event_t *ev)
+{
+    ngx_int_t                         rc;
+    ngx_queue_t                      *q, *next;
+    ngx_thread_task_t                *task;
+    ngx_http_kochava_sync_ctx_t      *ctx;
+    ngx_http_kochava_spool_file_t    *file;
+    ngx_http_kochava_journal_wait_t  *w;
+
+    file = ev->data;
+    task = file->task;
+    ctx = task->ctx;
+
+    file->syncing = 0;
+
+    if (ctx->err) {
+        ngx_log_error(NGX_LOG_ALERT, ev->log, ctx->err,
+                      "kochava: fdatasync() of spool \"%s\" failed",
+                      file->name);
+        rc = NGX_ERROR;
+
+    } else {
+        file->synced = file->syncing_to;
+        rc = NGX_OK;
+    }
+
+    for (q = ngx_queue_head(&file->waiting);
+         q != ngx_queue_sentinel(&file->waiting);
+         q = next)
+    {
+        next = ngx_queue_next(q);
+        w = ngx_queue_data(q, ngx_http_kochava_journal_wait_t, queue);
+
+        if (rc == NGX_OK && w->end > file->synced) {
+            continue;
+        }
+
+        ngx_http_kochava_sync_wake(w, rc);
+    }
+
+    if (!ngx_queue_empty(&file->waiting)
+        && ngx_http_kochava_sync_start(file, ev->log) != NGX_OK)
+    {
+        while (!ngx_queue_empty(&file->waiting)) {
+            q = ngx_queue_head(&file->waiting);
+            w = ngx_queue_data(q, ngx_http_kochava_journal_wait_t, queue);
+
+            ngx_http_kochava_sync_wake(w, NGX_ERROR);
+        }
+    }
+
+    if (!file->current && file->live == 0 && !file->syncing) {
+        ngx_http_kochava_spool_finish(file, ev->log);
+    }
+}
+
+
+/* w's wait is over: its request is answered from a posted event */
+
+static void
+ngx_http_kochava_sync_wake(ngx_http_kochava_journal_wait_t *w, ngx_int_t rc)
+{
+    w->rc = rc;
+
+    ngx_queue_remove(&w->queue);
+    w->file->live--;
+    w->file = NULL;
+
+    ngx_post_event(w->event, &ngx_posted_events);
+}
+
+#endif
 
 
 static ngx_int_t
@@ -688,6 +921,7 @@ ngx_http_kochava_spool_open(ngx_http_kochava_spool_t *spool, ngx_log_t *log)
     file->fd = fd;
     file->next_id = 1;
     file->current = 1;
+    ngx_queue_init(&file->waiting);
 
     ngx_queue_insert_tail(&spool->files, &file->queue);
 
@@ -769,7 +1003,7 @@ ngx_http_kochava_spool_close(ngx_http_kochava_spool_t *spool, ngx_log_t *log)
     spool->file = NULL;
     file->current = 0;
 
-    if (file->live == 0) {
+    if (file->live == 0 && !file->syncing) {
         ngx_http_kochava_spool_finish(file, log);
     }
 }
@@ -824,6 +1058,10 @@ ngx_http_kochava_spool_finish(ngx_http_kochava_spool_file_t *file,
     if (ngx_close_file(file->fd) == NGX_FILE_ERROR) {
         ngx_log_error(NGX_LOG_ALERT, log, ngx_errno,
                       ngx_close_file_n " \"%s\" failed", file->name);
+    }
+
+    if (file->task) {
+        ngx_free(file->task);
     }
 
     ngx_free(file);

@@ -38,7 +38,15 @@ typedef struct {
     ngx_uint_t                    live;           /* journals open in it */
     ngx_uint_t                    undone;         /* records not done */
     ngx_uint_t                    kept;           /* failure records */
+
+    /* fsync=on: group commit */
+    ngx_queue_t                   waiting;        /* journal_wait_t */
+    off_t                         synced;         /* on disk up to */
+    off_t                         syncing_to;
+    void                         *task;           /* ngx_thread_task_t */
+
     unsigned                      current:1;
+    unsigned                      syncing:1;      /* a task runs */
 } ngx_http_kochava_spool_file_t;
 
 
@@ -54,6 +62,7 @@ struct ngx_http_kochava_spool_s {
     ngx_msec_t                    interval;
     ngx_flag_t                    fsync;
     ngx_uint_t                    index;         /* of its gauge */
+    void                         *thread_pool;   /* fsync=on */
 
     ngx_http_kochava_spool_file_t  *file;        /* current, or NULL */
     ngx_queue_t                   files;         /* open, rotated out too */
@@ -72,7 +81,18 @@ typedef struct {
     ngx_http_kochava_spool_file_t  *file;
     uint64_t                      first;
     ngx_uint_t                    n;
+    off_t                         end;            /* of its records */
 } ngx_http_kochava_journal_t;
+
+
+/* a request waiting for its journal records to reach the disk */
+typedef struct {
+    ngx_queue_t                   queue;
+    ngx_http_kochava_spool_file_t  *file;          /* NULL: not waiting */
+    off_t                         end;
+    ngx_int_t                     rc;             /* NGX_OK: on disk */
+    ngx_event_t                  *event;          /* posted when over */
+} ngx_http_kochava_journal_wait_t;
 
 
 /* the answer of a spool write */
@@ -112,6 +132,18 @@ ngx_int_t ngx_http_kochava_journal_write(ngx_http_kochava_spool_t *spool,
  */
 void ngx_http_kochava_journal_done(ngx_http_kochava_journal_t *j,
     u_char *done, ngx_log_t *log);
+
+/*
+ * fsync=on: w->event is posted once j's records are on disk (w->rc
+ * NGX_OK) or the disk refused them (NGX_ERROR).  One fdatasync() in a
+ * thread covers every request that waits when it starts (group commit).
+ * Returns NGX_OK (w waits) or NGX_ERROR (no sync could be started).
+ */
+ngx_int_t ngx_http_kochava_journal_sync(ngx_http_kochava_journal_t *j,
+    ngx_http_kochava_journal_wait_t *w, ngx_log_t *log);
+
+/* w no longer waits (its request is freed) */
+void ngx_http_kochava_journal_unwait(ngx_http_kochava_journal_wait_t *w);
 
 
 #endif /* _NGX_HTTP_KOCHAVA_SPOOL_H_INCLUDED_ */

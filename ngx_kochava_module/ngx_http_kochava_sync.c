@@ -66,10 +66,7 @@ static ngx_int_t
 ngx_http_kochava_sync_answer(ngx_http_request_t *r,
     ngx_http_kochava_fanout_t *f)
 {
-    size_t                   len;
     ngx_uint_t               failed;
-    const char              *json;
-    kochava_allocator_t      alloc;
     ngx_http_kochava_ctx_t  *ctx;
 
     ctx = f->data;
@@ -93,12 +90,5 @@ ngx_http_kochava_sync_answer(ngx_http_request_t *r,
                                            "Upstream unavailable");
     }
 
-    ngx_http_kochava_allocator(r, &alloc);
-
-    json = kochava_result_json(&ctx->result, &alloc, &len);
-    if (json == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    return ngx_http_kochava_send_json(r, NGX_HTTP_OK, json, len);
+    return ngx_http_kochava_send_result(r, &ctx->result);
 }

@@ -119,3 +119,55 @@ ingest_config('kochava_delivery async; kochava_spool spool;') . q{
 kochava_upstream_in_flight 1
 kochava_worker_slots_taken 1
 kochava_async_fanouts 1
+
+
+
+=== TEST 6: fsync=on: answered once the records are on disk (group commit in a thread), delivered, marked done
+--- http_config
+    map $kochava_write_key $kochava_app { default ""; wk_test_1 koexample-app-guid; }
+--- config eval
+ingest_config('kochava_delivery async; kochava_spool spool fsync=on;') . q{
+    location = /pause { echo_sleep 0.3; echo ok; }
+    location = /metrics { kochava_status; }
+}
+--- more_headers eval
+["Authorization: " . basic_auth(KEY), "", ""]
+--- request eval
+["POST /v1/batch\n" . json({batch => [android_track('Synced One'), android_track('Synced Two')]}),
+ "GET /pause", "GET /metrics"]
+--- error_code eval: [200, 200, 200]
+--- response_body_like eval
+['\{"success":true\}', 'ok', 'kochava_journal_records_total 2']
+--- kochava eval: json([kochava_event('Synced One'), kochava_event('Synced Two')])
+--- spool: []
+--- metrics
+kochava_journal_records_total 2
+kochava_spool_records_total 0
+kochava_upstream_in_flight 0
+--- no_error_log
+[alert]
+fdatasync
+
+
+
+=== TEST 7: fsync=on, Kochava down: the failure stays in the fsynced journal, no failure record
+--- http_config
+    map $kochava_write_key $kochava_app { default ""; wk_test_1 koexample-app-guid; }
+--- no_kochava_defaults
+--- config eval
+ingest_config('kochava_delivery async; kochava_spool spool fsync=on;') . q{
+    location /_kochava/track {
+        internal;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/_mock/fail/503;
+    }
+}
+--- more_headers eval: "Authorization: " . basic_auth(KEY)
+--- request eval
+"POST /v1/track\n" . json(android_track('Synced Down'))
+--- error_code: 200
+--- response_body chomp
+{"success":true}
+--- wait: 0.3
+--- spool: []
+--- error_log
+0 delivered, 0 refused, 1 failed, 1 of them spooled
