@@ -232,8 +232,18 @@ $(BENCH_BODIES): bench/gen-bodies.pl
 	@mkdir -p $(BENCH_DIR)/bodies
 	perl bench/gen-bodies.pl $(BENCH_DIR)/bodies
 
-bench: all $(BENCH_DIR)/malloc_count.so $(BENCH_BODIES)
-	bench/run $(BENCH_WHAT)
+# the module before the write-ahead journal, for "bench/run journal"
+BENCH_BEFORE ?= 672e3ac
+BEFORE_MODULE := $(BENCH_DIR)/before/build/ngx_http_kochava_module.so
+
+$(BEFORE_MODULE):
+	rm -rf $(BENCH_DIR)/before
+	mkdir -p $(BENCH_DIR)/before
+	git archive $(BENCH_BEFORE) | tar -x -C $(BENCH_DIR)/before
+	$(MAKE) -C $(BENCH_DIR)/before module
+
+bench: all $(BENCH_DIR)/malloc_count.so $(BENCH_BODIES) $(BEFORE_MODULE)
+	BEFORE_MODULE=$(BEFORE_MODULE) bench/run $(BENCH_WHAT)
 
 bench-core: deps $(BENCH_DIR)/bench_core $(BENCH_DIR)/malloc_count.so \
             $(BENCH_BODIES)
