@@ -218,7 +218,7 @@ ngx_http_kochava_fanout_run(ngx_http_kochava_fanout_t *f)
 
         ngx_log_error(NGX_LOG_ERR, f->request->connection->log, 0,
                       "kochava: outbound request %ui of %ui could not be "
-                      "started, it and the rest are failed", f->next,
+                      "started, it and the rest are failed", f->next + 1,
                       f->nouts);
 
         while (f->next < f->nouts) {
@@ -332,6 +332,22 @@ ngx_http_kochava_subrequest(ngx_http_request_t *r, ngx_http_kochava_sr_t *s,
     ngx_http_request_body_t  *rb;
 
     args = pass->args.len ? &pass->args : NULL;
+
+#if (NGX_DEBUG)
+    {
+    ngx_http_kochava_loc_conf_t  *klcf;
+
+    klcf = ngx_http_get_module_loc_conf(r, ngx_http_kochava_module);
+
+    if ((ngx_uint_t) (s - s->fanout->srs) + 1 == klcf->debug_fail_subrequest)
+    {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "kochava: debug: outbound request %ui made to fail",
+                      klcf->debug_fail_subrequest);
+        return NGX_ERROR;
+    }
+    }
+#endif
 
     if (s->out->dest == KOCHAVA_DEST_BRAZE) {
         /*

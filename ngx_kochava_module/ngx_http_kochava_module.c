@@ -214,6 +214,18 @@ static ngx_command_t  ngx_http_kochava_commands[] = {
       0,
       NULL },
 
+#if (NGX_DEBUG)
+
+    /* fault injection for the tests (t/140-delivery.t): debug builds only */
+    { ngx_string("kochava_debug_fail_subrequest"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_kochava_loc_conf_t, debug_fail_subrequest),
+      NULL },
+
+#endif
+
       ngx_null_command
 };
 
@@ -337,6 +349,7 @@ ngx_http_kochava_create_loc_conf(ngx_conf_t *cf)
     conf->async_backlog = NGX_CONF_UNSET_SIZE;
     conf->spool = NGX_CONF_UNSET_PTR;
     conf->dedup = NGX_CONF_UNSET_PTR;
+    conf->debug_fail_subrequest = NGX_CONF_UNSET_UINT;
 
     return conf;
 }
@@ -367,6 +380,8 @@ ngx_http_kochava_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                               64 * 1024 * 1024);
     ngx_conf_merge_ptr_value(conf->spool, prev->spool, NULL);
     ngx_conf_merge_ptr_value(conf->dedup, prev->dedup, NULL);
+    ngx_conf_merge_uint_value(conf->debug_fail_subrequest,
+                              prev->debug_fail_subrequest, 0);
 
     for (dest = 0; dest < KOCHAVA_NDESTS; dest++) {
         if (ngx_http_kochava_merge_pass(cf, conf, prev, dest) != NGX_CONF_OK)

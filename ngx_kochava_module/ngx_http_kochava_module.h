@@ -96,6 +96,9 @@ typedef struct {
 
     ngx_http_kochava_spool_t     *spool;          /* NULL: off */
 
+    /* debug builds: the Nth subrequest of each fan-out fails to start */
+    ngx_uint_t                    debug_fail_subrequest;
+
     ngx_array_t                  *names;          /* of kochava_name_t */
     ngx_shm_zone_t               *dedup;          /* NULL: off */
 

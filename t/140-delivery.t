@@ -171,3 +171,46 @@ ingest_config('kochava_delivery async; kochava_spool spool fsync=on;') . q{
 --- spool: []
 --- error_log
 0 delivered, 0 refused, 1 failed, 1 of them spooled
+
+
+
+=== TEST 8: sync: an outbound request that cannot be started (fault injected) fails with the rest, 503, nothing skipped
+--- http_config
+    map $kochava_write_key $kochava_app { default ""; wk_test_1 koexample-app-guid; }
+--- config eval
+ingest_config('kochava_debug_fail_subrequest 2;')
+--- more_headers eval: "Authorization: " . basic_auth(KEY)
+--- request eval
+"POST /v1/batch\n" . json({batch => [map { android_track("Fault $_") } 1 .. 3]})
+--- error_code: 503
+--- response_headers
+Retry-After: 10
+--- kochava eval: json([kochava_event('Fault 1')])
+--- error_log
+kochava: outbound request 2 of 3 could not be started, it and the rest are failed
+2 of 3 outbound requests failed and may succeed later, answered 503
+--- no_error_log
+[alert]
+
+
+
+=== TEST 9: async: the one that cannot be started and the rest are spooled, none is lost
+--- http_config
+    map $kochava_write_key $kochava_app { default ""; wk_test_1 koexample-app-guid; }
+--- config eval
+ingest_config('kochava_delivery async; kochava_spool spool; kochava_debug_fail_subrequest 2;')
+--- more_headers eval: "Authorization: " . basic_auth(KEY)
+--- request eval
+"POST /v1/batch\n" . json({batch => [map { android_track("Fault $_") } 1 .. 3]})
+--- error_code: 200
+--- wait: 0.3
+--- kochava eval: json([kochava_event('Fault 1')])
+--- spool eval
+json([map {
+  {dest => 'kochava', uri => '/_kochava/track', attempts => 1,
+   first_failed => {'$near_now' => 0}, last_error => 'internal error',
+   body => kochava_event("Fault $_")} } 2 .. 3])
+--- error_log
+async fan-out of 3 requests over: 1 delivered, 0 refused, 2 failed, 2 of them spooled
+--- no_error_log
+[alert]
