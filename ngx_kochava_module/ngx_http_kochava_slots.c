@@ -165,44 +165,6 @@ ngx_http_kochava_slots_done(ngx_http_kochava_slots_t *slots)
 }
 
 
-/* kochava_worker_concurrency number | off */
-
-char *
-ngx_http_kochava_worker_concurrency(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf)
-{
-    ngx_http_kochava_main_conf_t *kmcf = conf;
-
-    ngx_int_t   n;
-    ngx_str_t  *value;
-
-    if (kmcf->worker_concurrency != NGX_CONF_UNSET_UINT) {
-        return "is duplicate";
-    }
-
-    value = cf->args->elts;
-
-    if (ngx_strcmp(value[1].data, "off") == 0) {
-        kmcf->worker_concurrency = 0;
-        return NGX_CONF_OK;
-    }
-
-    n = ngx_atoi(value[1].data, value[1].len);
-
-    if (n == NGX_ERROR || n == 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"kochava_worker_concurrency\" must be a number "
-                           "greater than zero or \"off\", not \"%V\"",
-                           &value[1]);
-        return NGX_CONF_ERROR;
-    }
-
-    kmcf->worker_concurrency = n;
-
-    return NGX_CONF_OK;
-}
-
-
 /* slots taken by the worker, for the debug log */
 
 ngx_uint_t
@@ -267,4 +229,42 @@ ngx_http_kochava_slots_cleanup(void *data)
         slots->held--;
         ngx_http_kochava_slot_free();
     }
+}
+
+
+/* kochava_worker_concurrency number | off */
+
+char *
+ngx_http_kochava_worker_concurrency(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_kochava_main_conf_t *kmcf = conf;
+
+    ngx_int_t   n;
+    ngx_str_t  *value;
+
+    if (kmcf->worker_concurrency != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "off") == 0) {
+        kmcf->worker_concurrency = 0;
+        return NGX_CONF_OK;
+    }
+
+    n = ngx_atoi(value[1].data, value[1].len);
+
+    if (n == NGX_ERROR || n == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"kochava_worker_concurrency\" must be a number "
+                           "greater than zero or \"off\", not \"%V\"",
+                           &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    kmcf->worker_concurrency = n;
+
+    return NGX_CONF_OK;
 }

@@ -99,222 +99,6 @@ static u_char     ngx_http_kochava_spool_who[NGX_MAXHOSTNAMELEN + 64];
 static size_t     ngx_http_kochava_spool_who_len;
 
 
-/*
- * kochava_spool <dir> [max_size=] [file_size=] [interval=] [fsync=off|on]
- *     | off
- */
-
-char *
-ngx_http_kochava_spool_directive(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf)
-{
-    ngx_http_kochava_loc_conf_t *klcf = conf;
-
-    ssize_t                        size;
-    ngx_str_t                     *value, s, path, marker;
-    ngx_int_t                      interval;
-    ngx_uint_t                     i;
-    ngx_path_t                    *dir;
-    ngx_open_file_t               *file;
-    ngx_http_kochava_spool_t      *spool, **spools;
-    ngx_http_kochava_main_conf_t  *kmcf;
-
-    if (klcf->spool != NGX_CONF_UNSET_PTR) {
-        return "is duplicate";
-    }
-
-    value = cf->args->elts;
-
-    if (cf->args->nelts == 2 && ngx_strcmp(value[1].data, "off") == 0) {
-        klcf->spool = NULL;
-        return NGX_CONF_OK;
-    }
-
-    path = value[1];
-
-    while (path.len > 1 && path.data[path.len - 1] == '/') {
-        path.len--;
-    }
-
-    if (ngx_conf_full_name(cf->cycle, &path, 0) != NGX_OK) {
-        return NGX_CONF_ERROR;
-    }
-
-    spool = ngx_pcalloc(cf->pool, sizeof(ngx_http_kochava_spool_t));
-    if (spool == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    spool->path = path;
-    spool->max_size = 1024 * 1024 * 1024;
-    spool->file_size = 16 * 1024 * 1024;
-    spool->interval = 10000;
-
-    for (i = 2; i < cf->args->nelts; i++) {
-
-        if (ngx_strncmp(value[i].data, "max_size=", 9) == 0) {
-            s.data = value[i].data + 9;
-            s.len = value[i].len - 9;
-
-            spool->max_size = ngx_parse_offset(&s);
-            if (spool->max_size <= 0) {
-                goto invalid;
-            }
-
-            continue;
-        }
-
-        if (ngx_strncmp(value[i].data, "file_size=", 10) == 0) {
-            s.data = value[i].data + 10;
-            s.len = value[i].len - 10;
-
-            size = ngx_parse_size(&s);
-            if (size <= 0) {
-                goto invalid;
-            }
-
-            spool->file_size = size;
-            continue;
-        }
-
-        if (ngx_strncmp(value[i].data, "interval=", 9) == 0) {
-            s.data = value[i].data + 9;
-            s.len = value[i].len - 9;
-
-            interval = ngx_parse_time(&s, 0);
-            if (interval == NGX_ERROR || interval == 0) {
-                goto invalid;
-            }
-
-            spool->interval = (ngx_msec_t) interval;
-            continue;
-        }
-
-        if (ngx_strcmp(value[i].data, "fsync=on") == 0) {
-#if (NGX_THREADS)
-            spool->fsync = 1;
-            continue;
-#else
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "\"fsync=on\" needs nginx built with "
-                               "threads (--with-threads)");
-            return NGX_CONF_ERROR;
-#endif
-        }
-
-        if (ngx_strcmp(value[i].data, "fsync=off") == 0) {
-            spool->fsync = 0;
-            continue;
-        }
-
-        goto invalid;
-    }
-
-    kmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_kochava_module);
-
-    /* one spool per directory, however many locations name it */
-
-    spools = kmcf->spools.elts;
-
-    for (i = 0; i < kmcf->spools.nelts; i++) {
-        if (spools[i]->path.len != path.len
-            || ngx_strncmp(spools[i]->path.data, path.data, path.len) != 0)
-        {
-            continue;
-        }
-
-        if (spools[i]->max_size != spool->max_size
-            || spools[i]->file_size != spool->file_size
-            || spools[i]->interval != spool->interval
-            || spools[i]->fsync != spool->fsync)
-        {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "spool \"%V\" is already configured with "
-                               "other parameters", &path);
-            return NGX_CONF_ERROR;
-        }
-
-        klcf->spool = spools[i];
-        return NGX_CONF_OK;
-    }
-
-    if (kmcf->spools.nelts == NGX_HTTP_KOCHAVA_MAX_SPOOLS) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "more than %d spool directories: locations "
-                           "may share one", NGX_HTTP_KOCHAVA_MAX_SPOOLS);
-        return NGX_CONF_ERROR;
-    }
-
-    spool->index = kmcf->spools.nelts;
-
-#if (NGX_THREADS)
-    if (spool->fsync) {
-        /* nginx's "default" pool, or the one "thread_pool default" sets */
-        spool->thread_pool = ngx_thread_pool_add(cf, NULL);
-        if (spool->thread_pool == NULL) {
-            return NGX_CONF_ERROR;
-        }
-    }
-#endif
-
-    spools = ngx_array_push(&kmcf->spools);
-    if (spools == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    *spools = spool;
-    klcf->spool = spool;
-
-    /* nginx creates the directory at start, owned by the workers' user */
-
-    dir = ngx_pcalloc(cf->pool, sizeof(ngx_path_t));
-    if (dir == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    dir->name = path;
-    dir->conf_file = cf->conf_file->file.name.data;
-    dir->line = cf->conf_file->line;
-
-    if (ngx_add_path(cf, &dir) != NGX_OK) {
-        return NGX_CONF_ERROR;
-    }
-
-    /*
-     * "nginx -s reopen" reopens the files of the cycle and calls their
-     * flush handler first: an empty marker file in the directory gives
-     * the spool that call.
-     */
-
-    marker.len = path.len + sizeof("/.kochava-reopen") - 1;
-    marker.data = ngx_pnalloc(cf->pool, marker.len + 1);
-    if (marker.data == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    ngx_sprintf(marker.data, "%V/.kochava-reopen%Z", &path);
-
-    file = ngx_conf_open_file(cf->cycle, &marker);
-    if (file == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    file->flush = ngx_http_kochava_spool_reopen;
-    file->data = spool;
-
-    return NGX_CONF_OK;
-
-invalid:
-
-    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                       "invalid parameter \"%V\"", &value[i]);
-
-    return NGX_CONF_ERROR;
-}
-
-
-
-
 ngx_int_t
 ngx_http_kochava_spool_init_process(ngx_cycle_t *cycle)
 {
@@ -1241,4 +1025,218 @@ done:
     (void) ngx_close_file(fd);
 
     return rc;
+}
+
+
+/*
+ * kochava_spool <dir> [max_size=] [file_size=] [interval=] [fsync=off|on]
+ *     | off
+ */
+
+char *
+ngx_http_kochava_spool_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_kochava_loc_conf_t *klcf = conf;
+
+    ssize_t                        size;
+    ngx_str_t                     *value, s, path, marker;
+    ngx_int_t                      interval;
+    ngx_uint_t                     i;
+    ngx_path_t                    *dir;
+    ngx_open_file_t               *file;
+    ngx_http_kochava_spool_t      *spool, **spools;
+    ngx_http_kochava_main_conf_t  *kmcf;
+
+    if (klcf->spool != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (cf->args->nelts == 2 && ngx_strcmp(value[1].data, "off") == 0) {
+        klcf->spool = NULL;
+        return NGX_CONF_OK;
+    }
+
+    path = value[1];
+
+    while (path.len > 1 && path.data[path.len - 1] == '/') {
+        path.len--;
+    }
+
+    if (ngx_conf_full_name(cf->cycle, &path, 0) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    spool = ngx_pcalloc(cf->pool, sizeof(ngx_http_kochava_spool_t));
+    if (spool == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    spool->path = path;
+    spool->max_size = 1024 * 1024 * 1024;
+    spool->file_size = 16 * 1024 * 1024;
+    spool->interval = 10000;
+
+    for (i = 2; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "max_size=", 9) == 0) {
+            s.data = value[i].data + 9;
+            s.len = value[i].len - 9;
+
+            spool->max_size = ngx_parse_offset(&s);
+            if (spool->max_size <= 0) {
+                goto invalid;
+            }
+
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "file_size=", 10) == 0) {
+            s.data = value[i].data + 10;
+            s.len = value[i].len - 10;
+
+            size = ngx_parse_size(&s);
+            if (size <= 0) {
+                goto invalid;
+            }
+
+            spool->file_size = size;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "interval=", 9) == 0) {
+            s.data = value[i].data + 9;
+            s.len = value[i].len - 9;
+
+            interval = ngx_parse_time(&s, 0);
+            if (interval == NGX_ERROR || interval == 0) {
+                goto invalid;
+            }
+
+            spool->interval = (ngx_msec_t) interval;
+            continue;
+        }
+
+        if (ngx_strcmp(value[i].data, "fsync=on") == 0) {
+#if (NGX_THREADS)
+            spool->fsync = 1;
+            continue;
+#else
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"fsync=on\" needs nginx built with "
+                               "threads (--with-threads)");
+            return NGX_CONF_ERROR;
+#endif
+        }
+
+        if (ngx_strcmp(value[i].data, "fsync=off") == 0) {
+            spool->fsync = 0;
+            continue;
+        }
+
+        goto invalid;
+    }
+
+    kmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_kochava_module);
+
+    /* one spool per directory, however many locations name it */
+
+    spools = kmcf->spools.elts;
+
+    for (i = 0; i < kmcf->spools.nelts; i++) {
+        if (spools[i]->path.len != path.len
+            || ngx_strncmp(spools[i]->path.data, path.data, path.len) != 0)
+        {
+            continue;
+        }
+
+        if (spools[i]->max_size != spool->max_size
+            || spools[i]->file_size != spool->file_size
+            || spools[i]->interval != spool->interval
+            || spools[i]->fsync != spool->fsync)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "spool \"%V\" is already configured with "
+                               "other parameters", &path);
+            return NGX_CONF_ERROR;
+        }
+
+        klcf->spool = spools[i];
+        return NGX_CONF_OK;
+    }
+
+    if (kmcf->spools.nelts == NGX_HTTP_KOCHAVA_MAX_SPOOLS) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "more than %d spool directories: locations "
+                           "may share one", NGX_HTTP_KOCHAVA_MAX_SPOOLS);
+        return NGX_CONF_ERROR;
+    }
+
+    spool->index = kmcf->spools.nelts;
+
+#if (NGX_THREADS)
+    if (spool->fsync) {
+        /* nginx's "default" pool, or the one "thread_pool default" sets */
+        spool->thread_pool = ngx_thread_pool_add(cf, NULL);
+        if (spool->thread_pool == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+#endif
+
+    spools = ngx_array_push(&kmcf->spools);
+    if (spools == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    *spools = spool;
+    klcf->spool = spool;
+
+    /* nginx creates the directory at start, owned by the workers' user */
+
+    dir = ngx_pcalloc(cf->pool, sizeof(ngx_path_t));
+    if (dir == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    dir->name = path;
+    dir->conf_file = cf->conf_file->file.name.data;
+    dir->line = cf->conf_file->line;
+
+    if (ngx_add_path(cf, &dir) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    /*
+     * "nginx -s reopen" reopens the files of the cycle and calls their
+     * flush handler first: an empty marker file in the directory gives
+     * the spool that call.
+     */
+
+    marker.len = path.len + sizeof("/.kochava-reopen") - 1;
+    marker.data = ngx_pnalloc(cf->pool, marker.len + 1);
+    if (marker.data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_sprintf(marker.data, "%V/.kochava-reopen%Z", &path);
+
+    file = ngx_conf_open_file(cf->cycle, &marker);
+    if (file == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    file->flush = ngx_http_kochava_spool_reopen;
+    file->data = spool;
+
+    return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid parameter \"%V\"", &value[i]);
+
+    return NGX_CONF_ERROR;
 }
