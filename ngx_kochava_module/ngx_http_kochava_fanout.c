@@ -42,6 +42,10 @@ static ngx_int_t ngx_http_kochava_sr_headers(ngx_http_request_t *r,
     ngx_http_request_t *sr, size_t len);
 static ngx_int_t ngx_http_kochava_sr_done(ngx_http_request_t *sr, void *data,
     ngx_int_t rc);
+static void ngx_http_kochava_sr_status(ngx_http_request_t *sr,
+    ngx_http_kochava_sr_t *s, ngx_int_t rc);
+static kochava_outcome_e ngx_http_kochava_sr_judge(ngx_http_request_t *sr,
+    ngx_http_kochava_sr_t *s);
 static const char *ngx_http_kochava_failure(ngx_http_kochava_sr_t *s,
     kochava_outcome_e outcome, u_char *buf);
 static void ngx_http_kochava_settle(ngx_http_kochava_sr_t *s,
@@ -487,7 +491,6 @@ ngx_http_kochava_sr_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
     ngx_http_kochava_sr_t *s = data;
 
     u_char                      error[NGX_INT_T_LEN + sizeof(" no answer")];
-    ngx_uint_t                  status;
     kochava_outcome_e           outcome;
     ngx_http_kochava_fanout_t  *f;
 
@@ -496,70 +499,10 @@ ngx_http_kochava_sr_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
     }
 
     f = s->fanout;
-    /*
-     * An error after the upstream's header (a reset, a time-out in the
-     * middle of its body) leaves that header's status behind: the error
-     * wins, so a broken 200 is not taken for a delivery.
-     */
 
-    status = sr->headers_out.status;
+    ngx_http_kochava_sr_status(sr, s, rc);
 
-    s->answered = (sr->upstream && sr->upstream->headers_in.status_n);
-
-    if (rc == NGX_ERROR || (rc == NGX_OK && !s->complete)) {
-        /*
-         * The upstream module ends an answer cut short with a flush and
-         * NGX_OK: without its last buffer it was not an answer.
-         */
-        status = 0;
-        s->answered = 0;
-
-    } else if (rc >= NGX_HTTP_SPECIAL_RESPONSE
-               && (status == 0 || status < NGX_HTTP_SPECIAL_RESPONSE))
-    {
-        status = rc;
-    }
-
-    s->status = status;
-
-    outcome = kochava_judge(s->out->dest, (unsigned) status,
-                            (const char *) s->answer, s->answer_len);
-
-    if (outcome == KOCHAVA_OUTCOME_OK && s->out->dest == KOCHAVA_DEST_BRAZE) {
-        s->errors = kochava_braze_errors((const char *) s->answer,
-                                         s->answer_len);
-
-        if (s->errors) {
-            ngx_log_error(NGX_LOG_ERR, sr->connection->log, 0,
-                          "kochava: braze refused %uz of the %uD installs "
-                          "of its request, not retried", s->errors,
-                          s->out->count);
-        }
-    }
-
-    switch (outcome) {
-
-    case KOCHAVA_OUTCOME_OK:
-        ngx_log_debug3(NGX_LOG_DEBUG_HTTP, sr->connection->log, 0,
-                       "kochava: %s answered %ui for message %uD",
-                       kochava_dest_name(s->out->dest), status,
-                       s->out->index);
-        break;
-
-    case KOCHAVA_OUTCOME_PERMANENT:
-        ngx_log_error(NGX_LOG_ERR, sr->connection->log, 0,
-                      "kochava: %s refused message %uD with %ui, "
-                      "not retried", kochava_dest_name(s->out->dest),
-                      s->out->index, status);
-        break;
-
-    default:
-        ngx_log_error(NGX_LOG_WARN, sr->connection->log, 0,
-                      "kochava: %s failed for message %uD with %ui (%s)",
-                      kochava_dest_name(s->out->dest), s->out->index,
-                      status, kochava_outcome_name(outcome));
-        break;
-    }
+    outcome = ngx_http_kochava_sr_judge(sr, s);
 
     ngx_http_kochava_metrics_upstream(s->out->dest, outcome,
                                       ngx_current_msec - s->start);
@@ -590,6 +533,90 @@ ngx_http_kochava_sr_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
     }
 
     return rc;
+}
+
+
+/*
+ * The status to judge: an error after the upstream's header (a reset, a
+ * time-out in the middle of its body) leaves that header's status behind;
+ * the error wins, so a broken 200 is not taken for a delivery.
+ */
+
+static void
+ngx_http_kochava_sr_status(ngx_http_request_t *sr, ngx_http_kochava_sr_t *s,
+    ngx_int_t rc)
+{
+    ngx_uint_t  status;
+
+    status = sr->headers_out.status;
+
+    s->answered = (sr->upstream && sr->upstream->headers_in.status_n);
+
+    if (rc == NGX_ERROR || (rc == NGX_OK && !s->complete)) {
+        /*
+         * The upstream module ends an answer cut short with a flush and
+         * NGX_OK: without its last buffer it was not an answer.
+         */
+        status = 0;
+        s->answered = 0;
+
+    } else if (rc >= NGX_HTTP_SPECIAL_RESPONSE
+               && (status == 0 || status < NGX_HTTP_SPECIAL_RESPONSE))
+    {
+        status = rc;
+    }
+
+    s->status = status;
+}
+
+
+/* the outcome of s's answer (kochava_judge()), logged */
+
+static kochava_outcome_e
+ngx_http_kochava_sr_judge(ngx_http_request_t *sr, ngx_http_kochava_sr_t *s)
+{
+    kochava_outcome_e  outcome;
+
+    outcome = kochava_judge(s->out->dest, (unsigned) s->status,
+                            (const char *) s->answer, s->answer_len);
+
+    if (outcome == KOCHAVA_OUTCOME_OK && s->out->dest == KOCHAVA_DEST_BRAZE) {
+        s->errors = kochava_braze_errors((const char *) s->answer,
+                                         s->answer_len);
+
+        if (s->errors) {
+            ngx_log_error(NGX_LOG_ERR, sr->connection->log, 0,
+                          "kochava: braze refused %uz of the %uD installs "
+                          "of its request, not retried", s->errors,
+                          s->out->count);
+        }
+    }
+
+    switch (outcome) {
+
+    case KOCHAVA_OUTCOME_OK:
+        ngx_log_debug3(NGX_LOG_DEBUG_HTTP, sr->connection->log, 0,
+                       "kochava: %s answered %ui for message %uD",
+                       kochava_dest_name(s->out->dest), s->status,
+                       s->out->index);
+        break;
+
+    case KOCHAVA_OUTCOME_PERMANENT:
+        ngx_log_error(NGX_LOG_ERR, sr->connection->log, 0,
+                      "kochava: %s refused message %uD with %ui, "
+                      "not retried", kochava_dest_name(s->out->dest),
+                      s->out->index, s->status);
+        break;
+
+    default:
+        ngx_log_error(NGX_LOG_WARN, sr->connection->log, 0,
+                      "kochava: %s failed for message %uD with %ui (%s)",
+                      kochava_dest_name(s->out->dest), s->out->index,
+                      s->status, kochava_outcome_name(outcome));
+        break;
+    }
+
+    return outcome;
 }
 
 

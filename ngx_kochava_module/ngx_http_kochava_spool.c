@@ -420,8 +420,12 @@ ngx_http_kochava_journal_done(ngx_http_kochava_journal_t *j, u_char *done,
             p = ngx_cpymem(p, "}\n", 2);
 
             if (ngx_http_kochava_spool_append(file, buf, p - buf, log)
-                != NGX_OK)
+                == NGX_OK)
             {
+                ngx_http_kochava_metrics_spool_bytes_add(file->spool->index,
+                                                         p - buf);
+
+            } else {
                 n = 0;
             }
 
