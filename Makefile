@@ -5,13 +5,17 @@
 #   make run      start nginx with the module on 127.0.0.1:8080
 #   make stop     stop it
 #   make test     unit tests, nginx-level tests and the conformance cases,
-#                 and tests/dedup/run (make test-dedup)
+#                 tests/dedup/run (make test-dedup) and tests/store/run
+#                 (make test-store: the fleet store on a memcached it starts)
+#   make test-nginx-versions  the module built with nginx 1.24 ... 1.31 from
+#                 ../shared/nginx and Debian's 1.22: conformance + t/ subset
 #   make test-sdk real Segment SDKs (npm) against the "make run" edge
 #   make fuzz     libFuzzer targets over the core (FUZZ_SECONDS each)
 #   make test-asan, make test-valgrind
 #   make clean    remove build/
 #   make bench    throughput, memory, 2,500 batches (bench/run; not a test)
 #   make bench-core  the core alone vs jansson (build/bench/bench_core)
+#   make bench-store the fleet store's cost per call (bench/store)
 
 SHELL        := /bin/bash
 
@@ -43,20 +47,28 @@ CORE_CFLAGS  := -std=gnu99 -g -O2 -W -Wall -Wextra -Wpointer-arith \
                 -Wno-unused-parameter -Werror -I$(SRC_DIR)
 CORE_LIBS    := -ljansson -lz -lm
 
-# Debian packages the build and the tests need
+# Debian packages the build and the tests need (the second line: the real
+# Test::Nginx's Perl requirements; then HTTP/2 and memcached peers)
 DEB_PACKAGES := build-essential nginx-core nginx-dev libjansson-dev \
-                libcurl4-openssl-dev zlib1g-dev libtest-base-perl \
-                libtext-diff-perl libnginx-mod-http-echo curl clang \
-                libclang-rt-14-dev wrk
+                libcurl4-openssl-dev zlib1g-dev libnginx-mod-http-echo curl \
+                clang libclang-rt-14-dev wrk \
+                libtest-base-perl libtext-diff-perl libtest-longstring-perl \
+                libwww-perl libhttp-message-perl libipc-run-perl liburi-perl \
+                liblist-moreutils-perl nghttp2-client memcached
 
-# prove finds our Test::Nginx::Socket only where the real one is missing
-PROVE_INC    := $(shell perl -MTest::Nginx::Socket -e1 2>/dev/null \
-                  || echo -It/compat)
+# the real Test::Nginx (openresty/test-nginx): TEST_NGINX_LIB, else the copy
+# in ../shared beside this tree (or beside the tree a local clone came
+# from), else Perl's own path (cpanm Test::Nginx)
+TN_HERE      := $(abspath $(CURDIR)/../shared/test-nginx/lib)
+TN_ORIGIN    := $(abspath $(filter /%,$(CONF_ORIGIN))/../shared/test-nginx/lib)
+TEST_NGINX_LIB ?= $(patsubst %/Test/Nginx/Socket.pm,%, \
+                    $(firstword $(wildcard $(TN_HERE)/Test/Nginx/Socket.pm \
+                                           $(TN_ORIGIN)/Test/Nginx/Socket.pm)))
 
 TEST_ENV     := TEST_NGINX_BINARY=$(NGINX) \
                 TEST_NGINX_LOAD_MODULES="$(ECHO_MODULE) $(MODULE)" \
-                TEST_NGINX_FAIL_ON_ALERT=1 \
-                KOCHAVA_CONFORMANCE_DIR=$(CONFORMANCE)
+                KOCHAVA_CONFORMANCE_DIR=$(CONFORMANCE) \
+                PERL5LIB=$(TEST_NGINX_LIB)$${PERL5LIB:+:$$PERL5LIB}
 
 RUN_PREFIX   := $(BUILD)/run
 RUN_CONF     := $(CURDIR)/docs/examples/local.conf
@@ -66,7 +78,7 @@ SDK_DIR      := $(BUILD)/sdk
 SDK_PACKAGES := @segment/analytics-node@3 @rudderstack/rudder-sdk-node@3
 
 
-FUZZ_TARGETS := message batch postback json
+FUZZ_TARGETS := message batch postback json store
 FUZZ_BINS    := $(patsubst %,$(BUILD)/fuzz/fuzz_%,$(FUZZ_TARGETS))
 FUZZ_SECONDS ?= 60
 FUZZ_SMOKE   ?= 5
@@ -78,8 +90,9 @@ VALGRIND     := valgrind -q --leak-check=full --errors-for-leak-kinds=definite -
 
 
 .PHONY: all deps module unit test test-sdk run stop clean fuzz fuzz-smoke \
-        test-asan test-valgrind test-reload test-dedup test-crash
-.PHONY: bench bench-core
+        test-asan test-valgrind test-reload test-dedup test-nginx-lib \
+        test-nginx-versions test-store test-crash
+.PHONY: bench bench-core bench-store
 
 all: deps module
 
@@ -125,11 +138,11 @@ $(BUILD)/unit/%: tests/unit/%.c $(CORE_SRCS) $(HEADERS) tests/unit/tap.h
 	$(CC) $(CORE_CFLAGS) -Itests/unit -o $@ $< $(CORE_SRCS) $(CORE_LIBS)
 
 # the prove summary comes last: CI shows it
-test: all unit fuzz-smoke
+test: all unit fuzz-smoke test-nginx-lib
 	tests/dedup/run
-	$(TEST_ENV) prove $(PROVE_INC) $(UNIT_BINS) t/*.t tests/spool/spool.t \
-	    tests/e2e/outage.t tests/replay/run tests/examples/run \
-	    tests/abort/run tests/crash/run
+	$(TEST_ENV) prove $(UNIT_BINS) t/*.t tests/runner/false-assertions.t \
+	    tests/spool/spool.t tests/e2e/outage.t tests/replay/run \
+	    tests/examples/run tests/store/run tests/abort/run tests/crash/run
 
 # async under SIGKILL of workers and of the whole nginx, two instances on
 # one spool, a pid namespace: 0 lost (longer than the run of make test)
@@ -137,9 +150,28 @@ test-crash: all
 	CRASH_SECONDS=$${CRASH_SECONDS:-20} CRASH_KILLS=$${CRASH_KILLS:-10} \
 	    prove -v tests/crash/run
 
+# the suites need the real Test::Nginx: say where to get it when it is not
+# to be found
+test-nginx-lib:
+	@$(TEST_ENV) perl -MTest::Nginx::Socket -le \
+	    'print "Test::Nginx: $$INC{q(Test/Nginx/Socket.pm)}"' 2>/dev/null \
+	|| { echo "Test::Nginx not found: install it (cpanm Test::Nginx)" \
+	          "or point TEST_NGINX_LIB at its lib/ directory" >&2; exit 1; }
+
+# nginx itself built from each source in ../shared/nginx (or NGINX_SOURCES=
+# a list of tarballs) with the module, then Debian's: the conformance cases
+# and the fast subset of t/ on each; one line per version
+test-nginx-versions: all test-nginx-lib
+	$(TEST_ENV) tests/versions/run
+
 # de-duplication across 2 workers, a reload and the ttl (part of make test)
 test-dedup: all
 	tests/dedup/run
+
+# the fleet de-dup store against a real memcached (part of make test);
+# STORE_VALGRIND=1 runs nginx under valgrind memcheck
+test-store: all
+	prove tests/store/run
 
 # libFuzzer targets over the core, with ASan and UBSan; seeds in fuzz/corpus
 $(BUILD)/fuzz/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz_common.h $(CORE_SRCS) $(HEADERS)
@@ -187,10 +219,11 @@ test-asan: deps $(ASAN_BINS)
 
 # unit tests and every t/ suite with nginx under valgrind memcheck; the
 # runner fails a block on any error or definite leak
-test-valgrind: all unit
+test-valgrind: all unit test-nginx-lib
 	KOCHAVA_CONFORMANCE_DIR=$(CONFORMANCE) \
 	    prove --exec '$(VALGRIND)' $(UNIT_BINS)
-	$(TEST_ENV) TEST_NGINX_USE_VALGRIND=1 prove $(PROVE_INC) t/*.t
+	$(TEST_ENV) TEST_NGINX_USE_VALGRIND=1 prove t/*.t
+	STORE_VALGRIND=1 prove tests/store/run
 
 # real SDKs from npm against the "make run" edge (needs node and npm)
 test-sdk: run
@@ -245,6 +278,11 @@ $(BEFORE_MODULE):
 bench: all $(BENCH_DIR)/malloc_count.so $(BENCH_BODIES) $(BEFORE_MODULE)
 	BEFORE_MODULE=$(BEFORE_MODULE) bench/run $(BENCH_WHAT)
 
+# the fleet store alone: a call of 20 ids against a location answering at
+# once (bench/store; BENCH_STORE_PORT, ROUNDS, DURATION)
+bench-store: all
+	bench/store 20
+
 bench-core: deps $(BENCH_DIR)/bench_core $(BENCH_DIR)/malloc_count.so \
             $(BENCH_BODIES)
 	cd $(BENCH_DIR) && ./bench_core -t 1 -r 5 bodies/track.json \
@@ -260,6 +298,9 @@ clean: stop
 # self-contained: "all" and "test" gain a prerequisite, nothing else changes
 REPLAY       := $(BUILD)/kochava-replay
 REPLAY_SRCS  := $(wildcard replay/*.c)
+# --version: debian/changelog's upstream version, its one home (as the
+# man pages' @VERSION@ in debian/rules)
+REPLAY_VERSION := $(shell sed -n '1{s/^[^(]*(\([^)]*\)).*/\1/;s/^[0-9]*://;s/-[^-]*$$//;p}' debian/changelog)
 DEB_PACKAGES += python3 valgrind
 
 .PHONY: replay test-replay test-replay-valgrind
@@ -268,10 +309,11 @@ all: replay
 
 replay: deps $(REPLAY)
 
-$(REPLAY): $(REPLAY_SRCS) replay/replay.h $(CORE_SRCS) $(HEADERS)
+$(REPLAY): $(REPLAY_SRCS) replay/replay.h $(CORE_SRCS) $(HEADERS) \
+          debian/changelog
 	@mkdir -p $(BUILD)
-	$(CC) $(CORE_CFLAGS) -Ireplay -o $@ $(REPLAY_SRCS) $(CORE_SRCS) \
-	    $(CORE_LIBS) -lcurl
+	$(CC) $(CORE_CFLAGS) -Ireplay -DREPLAY_VERSION='"$(REPLAY_VERSION)"' \
+	    -o $@ $(REPLAY_SRCS) $(CORE_SRCS) $(CORE_LIBS) -lcurl
 
 test-replay: replay
 	prove tests/replay/run

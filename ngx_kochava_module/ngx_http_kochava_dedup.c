@@ -3,6 +3,7 @@
  * Copyright (C) ngx_kochava_module authors
  *
  * De-duplication by messageId: "kochava_dedup_zone name:size [ttl=24h]"
+ * (and store=<upstream>: ngx_http_kochava_store.c)
  * makes a slab-backed zone of the messageIds delivered (an rbtree keyed
  * by a CRC32 of App GUID and messageId, the full key stored and compared,
  * and an LRU queue), "kochava_dedup name | off" uses it.  The core asks
@@ -52,6 +53,7 @@ typedef struct {
     ngx_slab_pool_t                 *shpool;
     time_t                           ttl;
     time_t                           warned;     /* this worker's */
+    ngx_http_kochava_store_t        *store;      /* NULL: none */
 } ngx_http_kochava_dedup_ctx_t;
 
 
@@ -75,11 +77,14 @@ char *
 ngx_http_kochava_dedup_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     u_char                        *p;
+    char                          *rv;
     time_t                         ttl;
     ssize_t                        size;
+    ngx_int_t                      rc;
     ngx_str_t                     *value, name, s;
     ngx_uint_t                     i;
     ngx_shm_zone_t                *shm_zone, **zone;
+    ngx_http_kochava_store_t      *store;
     ngx_http_kochava_dedup_ctx_t  *dctx;
     ngx_http_kochava_main_conf_t  *kmcf;
 
@@ -87,9 +92,20 @@ ngx_http_kochava_dedup_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     ttl = 86400;
     size = 0;
+    store = NULL;
     ngx_str_null(&name);
 
     for (i = 1; i < cf->args->nelts; i++) {
+
+        rc = ngx_http_kochava_store_param(cf, &store, &value[i]);
+
+        if (rc == NGX_ERROR) {
+            return NGX_CONF_ERROR;
+        }
+
+        if (rc == NGX_OK) {
+            continue;
+        }
 
         if (ngx_strncmp(value[i].data, "ttl=", 4) == 0) {
             s.data = value[i].data + 4;
@@ -164,6 +180,15 @@ ngx_http_kochava_dedup_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     dctx->ttl = ttl;
 
+    if (store) {
+        rv = ngx_http_kochava_store_zone(cf, store, &name, ttl);
+        if (rv != NGX_CONF_OK) {
+            return rv;
+        }
+
+        dctx->store = store;
+    }
+
     shm_zone = ngx_shared_memory_add(cf, &name, size,
                                      &ngx_http_kochava_module);
     if (shm_zone == NULL) {
@@ -189,6 +214,17 @@ ngx_http_kochava_dedup_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     *zone = shm_zone;
 
     return NGX_CONF_OK;
+}
+
+
+ngx_http_kochava_store_t *
+ngx_http_kochava_dedup_store(ngx_shm_zone_t *zone)
+{
+    ngx_http_kochava_dedup_ctx_t  *dctx;
+
+    dctx = zone->data;
+
+    return dctx ? dctx->store : NULL;
 }
 
 

@@ -15,6 +15,7 @@
 #include <ngx_http.h>
 
 #include "kochava_core.h"
+#include "ngx_http_kochava_store.h"
 
 
 /* spool directories a configuration may name (each has its own gauge) */
@@ -32,6 +33,12 @@
     200, 204, 400, 401, 404, 405, 413, 415, 500, 503
 
 #define NGX_HTTP_KOCHAVA_NSTATUSES   10
+
+/* upper bounds of kochava_dedup_store_duration_seconds, in milliseconds */
+#define NGX_HTTP_KOCHAVA_STORE_BUCKETS                                        \
+    1, 2, 5, 10, 25, 50, 100, 250, 1000
+
+#define NGX_HTTP_KOCHAVA_STORE_NBUCKETS  9
 
 
 /*
@@ -72,6 +79,13 @@ typedef struct {
     ngx_atomic_t   in_flight;               /* outbound requests */
     ngx_atomic_t   slots_taken;             /* kochava_worker_concurrency */
     ngx_atomic_t   async_fanouts;           /* detached fan-outs running */
+
+    /* the fleet store (ngx_http_kochava_store.c) */
+    ngx_atomic_t   store_round_trips[KOCHAVA_STORE_NOPS];
+    ngx_atomic_t   store_errors[KOCHAVA_STORE_NOPS];
+    ngx_atomic_t   store_verdicts[NGX_HTTP_KOCHAVA_STORE_NVERDICTS];
+    ngx_atomic_t   store_duration[NGX_HTTP_KOCHAVA_STORE_NBUCKETS + 1];
+    ngx_atomic_t   store_duration_ms;
 } ngx_http_kochava_metrics_t;
 
 

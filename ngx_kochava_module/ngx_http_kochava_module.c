@@ -194,9 +194,16 @@ static ngx_command_t  ngx_http_kochava_commands[] = {
       NULL },
 
     { ngx_string("kochava_dedup_zone"),
-      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
       ngx_http_kochava_dedup_zone,
       0,
+      0,
+      NULL },
+
+    { ngx_string("kochava_dedup_store_probe"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_kochava_store_probe,
+      NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
 
@@ -271,7 +278,9 @@ ngx_http_kochava_preconfiguration(ngx_conf_t *cf)
 static ngx_int_t
 ngx_http_kochava_postconfiguration(ngx_conf_t *cf)
 {
-    if (ngx_http_kochava_metrics_init(cf) != NGX_OK) {
+    if (ngx_http_kochava_metrics_init(cf) != NGX_OK
+        || ngx_http_kochava_store_init(cf) != NGX_OK)
+    {
         return NGX_ERROR;
     }
 

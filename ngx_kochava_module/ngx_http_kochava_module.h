@@ -18,6 +18,7 @@
 
 #include "kochava_core.h"
 #include "ngx_http_kochava_spool.h"
+#include "ngx_http_kochava_store.h"
 
 
 #define NGX_HTTP_KOCHAVA_SYNC         0

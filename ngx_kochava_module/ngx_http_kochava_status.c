@@ -289,6 +289,7 @@ ngx_http_kochava_status_write(u_char *p, u_char *last,
                      m->dedup_evicted);
 
     p = ngx_http_kochava_dedup_status(p, last);
+    p = ngx_http_kochava_store_status(p, last);
 
     return p;
 }

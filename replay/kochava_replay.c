@@ -36,6 +36,8 @@ typedef struct {
     size_t                    unsendable;    /* no URL for their dest */
     int64_t                   next_due_ms;   /* earliest; 0: none */
     size_t                    errors;        /* files not committed */
+    size_t                    unreadable;    /* files not read: records
+                                                unknown, not "0 remain" */
     size_t                    unread;        /* files a signal left */
 } replay_pass_t;
 
@@ -45,7 +47,10 @@ static void replay_pass(const replay_conf_t *conf, replay_hold_t *holds,
 static int replay_batch(const replay_conf_t *conf, replay_file_t **files,
     size_t nfiles, replay_hold_t *holds, replay_stats_t *stats,
     replay_pass_t *pass);
-static void replay_due(replay_pass_t *pass, int64_t due_ms);
+static void replay_commit(const replay_conf_t *conf, replay_file_t **files,
+    size_t nfiles, replay_pass_t *pass);
+static void replay_due(replay_pass_t *pass, const replay_hold_t *hold,
+    int64_t due_ms);
 static void replay_signal(int signo);
 
 
@@ -73,11 +78,23 @@ main(int argc, char **argv)
     }
 
     conf.tty = isatty(STDOUT_FILENO);
-    replay_log_init(conf.tty);
+    replay_log_init(conf.tty, conf.list);
 
     if (stat(conf.spool, &st) == -1 || !S_ISDIR(st.st_mode)) {
         replay_error("--spool %s: %s", conf.spool,
                      errno ? strerror(errno) : "not a directory");
+        replay_options_free(&conf);
+        return REPLAY_EXIT_USAGE;
+    }
+
+    if (conf.list) {
+        /* reads only: no lock, no owner needed */
+        rc = replay_list(&conf);
+        replay_options_free(&conf);
+        return rc;
+    }
+
+    if (replay_spool_owner(conf.spool, &st) != 0) {
         replay_options_free(&conf);
         return REPLAY_EXIT_USAGE;
     }
@@ -168,10 +185,16 @@ main(int argc, char **argv)
     replay_progress_end();
 
     replay_log("done: %zu record(s) read, %zu sent, %zu ok, %zu retry, "
-               "%zu dead, %zu torn line(s); %zu record(s) remain%s",
+               "%zu dead, %zu torn line(s); %zu record(s) remain%s%s",
                stats.records, stats.sent, stats.ok, stats.retry, stats.dead,
                stats.torn, pass.remaining,
+               pass.unreadable ? " in the files read" : "",
                replay_stop ? " (stopped by a signal)" : "");
+
+    if (pass.unreadable > 0) {
+        replay_log("%zu file(s) could not be read (errors above): their "
+                   "records are neither sent nor counted", pass.unreadable);
+    }
 
     if (pass.unread > 0) {
         replay_log("%zu file(s) not read: stopped by a signal", pass.unread);
@@ -186,7 +209,11 @@ main(int argc, char **argv)
     close(lock);
     replay_options_free(&conf);
 
-    if (pass.remaining > 0 || pass.errors > 0 || pass.unread > 0) {
+    if (pass.errors > 0 || pass.unreadable > 0) {
+        return REPLAY_EXIT_IO;
+    }
+
+    if (pass.remaining > 0 || pass.unread > 0) {
         return REPLAY_EXIT_REMAIN;
     }
 
@@ -240,7 +267,7 @@ replay_pass(const replay_conf_t *conf, replay_hold_t *holds,
 
             default:
                 stats->files_done++;
-                pass->errors++;
+                pass->unreadable++;
             }
 
             i++;
@@ -265,27 +292,35 @@ replay_pass(const replay_conf_t *conf, replay_hold_t *holds,
 
     replay_progress(stats, 1);
 
-    if (stats->records > before.records || stats->torn > before.torn) {
+    if (stats->records > before.records || stats->torn > before.torn
+        || pass->unreadable > 0)
+    {
         replay_log("pass: %zu file(s), %zu record(s): %zu sent, %zu ok, "
                    "%zu retry, %zu dead, %zu deferred, %zu torn; "
-                   "%zu remain",
+                   "%zu remain%s, %zu file(s) not read",
                    n, stats->records - before.records,
                    stats->sent - before.sent, stats->ok - before.ok,
                    stats->retry - before.retry, stats->dead - before.dead,
                    stats->deferred - before.deferred,
-                   stats->torn - before.torn, pass->remaining);
+                   stats->torn - before.torn, pass->remaining,
+                   pass->unreadable ? " in the files read" : "",
+                   pass->unreadable);
     }
 }
 
 
-/* sends the due records of a batch of files and commits each file */
+/*
+ * Sends the due records of a batch of files, --commit-every at a time,
+ * committing the files of each group before the next one is started (a
+ * crash re-sends at most one group), then commits each file.
+ */
 static int
 replay_batch(const replay_conf_t *conf, replay_file_t **files,
     size_t nfiles, replay_hold_t *holds, replay_stats_t *stats,
     replay_pass_t *pass)
 {
     int                rc;
-    size_t             f, i, nsend, total;
+    size_t             f, i, nsend, total, c, m;
     int64_t            now;
     replay_record_t   *rec, **send;
 
@@ -316,10 +351,15 @@ replay_batch(const replay_conf_t *conf, replay_file_t **files,
                 continue;
             }
 
+            if (rec->state != REPLAY_KEEP) {
+                continue;
+            }
+
             if (conf->max_age_ms > 0
                 && rec->first_failed < (now - conf->max_age_ms) / 1000)
             {
                 rec->state = REPLAY_DEAD_AGE;
+                files[f]->dirty = 1;
                 stats->dead++;
                 replay_log("%s: line %zu: first failed %lld s ago, more "
                            "than --max-age: dead letter", files[f]->name,
@@ -334,15 +374,47 @@ replay_batch(const replay_conf_t *conf, replay_file_t **files,
                 continue;
             }
 
-            rec->state = REPLAY_SEND;
             send[nsend++] = rec;
         }
     }
 
     rc = 0;
 
-    if (nsend > 0 && replay_send(conf, send, nsend, holds, stats) != 0) {
-        rc = -1;
+    for (c = 0; c < nsend && !replay_stop; c += m) {
+        m = nsend - c;
+
+        if (m > (size_t) conf->commit_every) {
+            m = conf->commit_every;
+        }
+
+        for (i = c; i < c + m; i++) {
+            send[i]->state = REPLAY_SEND;
+        }
+
+        if (replay_send(conf, send + c, m, holds, stats) != 0) {
+            rc = -1;
+        }
+
+        for (i = c; i < c + m; i++) {
+            switch (send[i]->state) {
+
+            case REPLAY_SEND:
+                /* libcurl failed us: left as it was */
+                send[i]->state = REPLAY_KEEP;
+                break;
+
+            case REPLAY_DEFERRED:
+                /* unchanged: a held destination rewrites nothing */
+                break;
+
+            default:
+                send[i]->file->dirty = 1;
+            }
+        }
+
+        if (c + m < nsend) {
+            replay_commit(conf, files, nfiles, pass);
+        }
     }
 
     free(send);
@@ -356,11 +428,6 @@ replay_batch(const replay_conf_t *conf, replay_file_t **files,
 
             switch (rec->state) {
 
-            case REPLAY_SEND:
-                /* libcurl failed us: left as it was */
-                rec->state = REPLAY_KEEP;
-                /* fall through */
-
             case REPLAY_KEEP:
                 pass->remaining++;
 
@@ -370,31 +437,32 @@ replay_batch(const replay_conf_t *conf, replay_file_t **files,
 
                 } else {
                     pass->retryable++;
-                    replay_due(pass, rec->not_before * 1000);
+                    replay_due(pass, &holds[rec->dest],
+                               rec->not_before * 1000);
                 }
                 break;
 
             case REPLAY_DEFERRED:
                 pass->remaining++;
                 pass->retryable++;
-                replay_due(pass, holds[rec->dest].until_ms);
+                replay_due(pass, &holds[rec->dest], 0);
                 break;
 
             case REPLAY_RETRY:
                 pass->remaining++;
                 pass->retryable++;
-                replay_due(pass, rec->retry_at_ms);
+                replay_due(pass, &holds[rec->dest], rec->retry_at_ms);
                 break;
 
             default:
                 break;
             }
         }
+    }
 
-        if (replay_spool_commit(conf->spool, files[f], now) != 0) {
-            pass->errors++;
-        }
+    replay_commit(conf, files, nfiles, pass);
 
+    for (f = 0; f < nfiles; f++) {
         stats->files_done++;
         replay_progress(stats, 0);
         replay_spool_file_free(files[f]);
@@ -404,9 +472,32 @@ replay_batch(const replay_conf_t *conf, replay_file_t **files,
 }
 
 
+/* the files of a batch that changed since they were last committed */
 static void
-replay_due(replay_pass_t *pass, int64_t due_ms)
+replay_commit(const replay_conf_t *conf, replay_file_t **files,
+    size_t nfiles, replay_pass_t *pass)
 {
+    size_t  f;
+
+    for (f = 0; f < nfiles; f++) {
+        if (files[f]->dirty && !files[f]->failed
+            && replay_spool_commit(conf->spool, files[f], replay_now_ms())
+               != 0)
+        {
+            pass->errors++;
+        }
+    }
+}
+
+
+/* a record is due at due_ms, and not before its destination's probe */
+static void
+replay_due(replay_pass_t *pass, const replay_hold_t *hold, int64_t due_ms)
+{
+    if (hold->held && due_ms < hold->until_ms) {
+        due_ms = hold->until_ms;
+    }
+
     if (pass->next_due_ms == 0 || due_ms < pass->next_due_ms) {
         pass->next_due_ms = due_ms;
     }

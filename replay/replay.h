@@ -12,6 +12,7 @@
  *   replay_sender.c    libcurl multi: send, judge the answers
  *   replay_backoff.c   exponential back-off with jitter, holds
  *   replay_log.c       progress line (terminal) or log lines
+ *   replay_list.c      --list: what the spool holds, read only
  */
 
 
@@ -22,6 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <signal.h>
+#include <sys/stat.h>
 
 #include "kochava_core.h"
 
@@ -29,6 +31,7 @@
 #define REPLAY_EXIT_DONE     0     /* nothing retryable left */
 #define REPLAY_EXIT_REMAIN   1     /* records remain (or an I/O error) */
 #define REPLAY_EXIT_USAGE    2     /* usage or configuration error */
+#define REPLAY_EXIT_IO       3     /* a spool file not read or rewritten */
 
 #define REPLAY_DEAD_LETTER   "dead-letter.jsonl"
 #define REPLAY_LOCK          ".replay.lock"
@@ -44,6 +47,7 @@ typedef struct {
     char                     *auth_header;   /* "Authorization: Bearer " */
 
     unsigned                  once:1;
+    unsigned                  list:1;        /* --list: read only */
     unsigned                  tty:1;         /* stdout is a terminal */
 
     long                      concurrency;
@@ -54,7 +58,11 @@ typedef struct {
     int64_t                   interval_ms;   /* daemon: poll */
     int64_t                   backoff_ms;    /* first delay */
     int64_t                   max_backoff_ms;
+    int64_t                   probe_interval_ms;  /* a held destination */
     int64_t                   once_wait_ms;  /* --once: longest sleep */
+    long                      commit_every;  /* records sent between two
+                                                commits: a crash re-sends
+                                                at most that many */
 } replay_conf_t;
 
 
@@ -67,7 +75,9 @@ typedef enum {
     REPLAY_DEFERRED,         /* its destination is held: kept as it is */
     REPLAY_DEAD,             /* permanent failure: dead letter */
     REPLAY_DEAD_AGE,         /* older than --max-age: dead letter */
-    REPLAY_DEAD_INVALID      /* valid JSON but no record: dead letter */
+    REPLAY_DEAD_INVALID,     /* valid JSON but no record: dead letter */
+    REPLAY_GONE              /* delivered or dead, committed: no longer
+                                in the file */
 } replay_state_e;
 
 
@@ -101,15 +111,34 @@ struct replay_file_s {
     replay_record_t          *records;
     size_t                    nrecords;
     size_t                    torn;          /* lines skipped */
-    size_t                    done;          /* records marked done */
+    unsigned                  dirty:1;       /* to be rewritten */
+    unsigned                  failed:1;      /* a commit failed: not
+                                                tried again this pass */
 };
 
 
-/* per destination: held (not sent to) until a time, after failures */
+/*
+ * Per destination, a circuit breaker.  A retryable failure holds the
+ * destination: nothing is sent to it until until_ms; then one record, the
+ * probe, goes (half-open) while its other records wait for the answer.
+ * Any answer that is not retryable ends the hold; a failure holds it for
+ * another --probe-interval (at least the Retry-After).
+ */
 typedef struct {
-    int64_t                   until_ms;
-    unsigned                  failures;      /* consecutive */
+    int64_t                   until_ms;      /* held: the next probe */
+    unsigned                  failures;      /* in a row */
+    unsigned                  held:1;
+    unsigned                  probing:1;     /* the probe is in flight */
 } replay_hold_t;
+
+
+/* what a record of a destination may do now (replay_hold_check) */
+typedef enum {
+    REPLAY_HOLD_SEND = 0,    /* not held: sent */
+    REPLAY_HOLD_PROBE,       /* held, due: sent as the probe */
+    REPLAY_HOLD_WAIT,        /* a probe is in flight: wait for it */
+    REPLAY_HOLD_DEFER        /* held: not sent in this pass */
+} replay_hold_e;
 
 
 /* counters of the whole run: the progress line and the summary */
@@ -143,8 +172,10 @@ char *replay_record_format(const replay_record_t *rec, int64_t now_ms,
 const char *replay_dest_label(kochava_dest_e dest);
 
 /* replay_spool.c */
+int replay_spool_owner(const char *dir, const struct stat *st);
 int replay_spool_lock(const char *dir);
 void replay_spool_clean(const char *dir);
+size_t replay_spool_writing(const char *dir);
 int replay_spool_list(const char *dir, char ***names, size_t *n);
 void replay_spool_names_free(char **names, size_t n);
 int replay_spool_read(const char *dir, const char *name,
@@ -162,13 +193,19 @@ int replay_send(const replay_conf_t *conf, replay_record_t **recs,
 /* replay_backoff.c */
 void replay_backoff_seed(void);
 int64_t replay_backoff(const replay_conf_t *conf, unsigned failures);
+replay_hold_e replay_hold_check(replay_hold_t *hold, int64_t now_ms);
 void replay_hold_failed(const replay_conf_t *conf, replay_hold_t *hold,
-    int64_t now_ms, int64_t retry_after_ms);
+    kochava_dest_e dest, const char *error, int64_t now_ms,
+    int64_t retry_after_ms);
+void replay_hold_answered(replay_hold_t *hold, kochava_dest_e dest);
 int64_t replay_now_ms(void);
 void replay_sleep_ms(int64_t ms);
 
+/* replay_list.c */
+int replay_list(const replay_conf_t *conf);
+
 /* replay_log.c */
-void replay_log_init(int tty);
+void replay_log_init(int tty, int to_stderr);
 void replay_log(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)));
 void replay_error(const char *fmt, ...)

@@ -2,12 +2,12 @@
 /*
  * Copyright (C) ngx_kochava_module authors
  *
- * Exponential back-off with jitter, and time.  The n-th consecutive
- * failure waits a delay drawn uniformly between d/2 and d, where
- * d = --backoff * 2^(n-1), at most --max-backoff.  It is used for a
- * record (n: its failed replays) and for a destination (n: its failures in
- * a row; while it is held nothing is sent to it).  A Retry-After is a
- * floor for both.
+ * Exponential back-off with jitter for records, the holds of
+ * destinations, and time.  The n-th failure of a record waits a delay
+ * drawn uniformly between d/2 and d, where d = --backoff * 2^(n-1), at
+ * most --max-backoff.  A destination that failed is held: probed with one
+ * record every --probe-interval until an answer that is not retryable
+ * (replay.h).  A Retry-After is a floor for both.
  */
 
 
@@ -75,16 +75,57 @@ replay_backoff(const replay_conf_t *conf, unsigned failures)
 }
 
 
-/* a retryable failure of a destination: hold it for a while */
+/*
+ * The hold of a destination as a record of it is about to be started:
+ * not held, sent; held and due, this record is the probe; held with the
+ * probe in flight, it waits for the probe's answer; held, deferred.
+ */
+replay_hold_e
+replay_hold_check(replay_hold_t *hold, int64_t now_ms)
+{
+    if (!hold->held) {
+        return REPLAY_HOLD_SEND;
+    }
+
+    if (hold->probing) {
+        return REPLAY_HOLD_WAIT;
+    }
+
+    if (now_ms < hold->until_ms) {
+        return REPLAY_HOLD_DEFER;
+    }
+
+    hold->probing = 1;
+
+    return REPLAY_HOLD_PROBE;
+}
+
+
+/*
+ * A retryable failure: the destination is held for --probe-interval, at
+ * least the Retry-After.  Failures in a row do not lengthen it: the
+ * records have their own back-off, and the hold must end soon after the
+ * upstream is back.
+ */
 void
 replay_hold_failed(const replay_conf_t *conf, replay_hold_t *hold,
-    int64_t now_ms, int64_t retry_after_ms)
+    kochava_dest_e dest, const char *error, int64_t now_ms,
+    int64_t retry_after_ms)
 {
     int64_t  until;
 
+    if (!hold->held) {
+        replay_log("%s failed (%s)%s: held, probed with one record every "
+                   "%lld ms", replay_dest_label(dest), error,
+                   retry_after_ms ? ", with a Retry-After" : "",
+                   (long long) conf->probe_interval_ms);
+    }
+
+    hold->held = 1;
+    hold->probing = 0;
     hold->failures++;
 
-    until = now_ms + replay_backoff(conf, hold->failures);
+    until = now_ms + conf->probe_interval_ms;
 
     if (until < now_ms + retry_after_ms) {
         until = now_ms + retry_after_ms;
@@ -93,6 +134,22 @@ replay_hold_failed(const replay_conf_t *conf, replay_hold_t *hold,
     if (hold->until_ms < until) {
         hold->until_ms = until;
     }
+}
+
+
+/* an answer that is not retryable: the upstream is back */
+void
+replay_hold_answered(replay_hold_t *hold, kochava_dest_e dest)
+{
+    if (hold->held) {
+        replay_log("%s answered again after %u failure(s) in a row: "
+                   "hold ended", replay_dest_label(dest), hold->failures);
+    }
+
+    hold->held = 0;
+    hold->probing = 0;
+    hold->failures = 0;
+    hold->until_ms = 0;
 }
 
 

@@ -25,15 +25,18 @@ static void replay_draw(void);
 
 
 static int              replay_tty;
+static FILE            *replay_out;         /* log lines: stdout */
 static int              replay_drawn;       /* a progress line is shown */
 static int64_t          replay_drawn_ms;
 static replay_stats_t   replay_last;
 
 
+/* to_stderr: stdout is for something else (--list) */
 void
-replay_log_init(int tty)
+replay_log_init(int tty, int to_stderr)
 {
-    replay_tty = tty;
+    replay_tty = tty && !to_stderr;
+    replay_out = to_stderr ? stderr : stdout;
 }
 
 
@@ -43,7 +46,7 @@ replay_log(const char *fmt, ...)
     va_list  args;
 
     va_start(args, fmt);
-    replay_vline(stdout, "", fmt, args);
+    replay_vline(replay_out ? replay_out : stdout, "", fmt, args);
     va_end(args);
 }
 

@@ -17,7 +17,15 @@
 #include <unistd.h>
 #include <sys/stat.h>
 
+#include <curl/curl.h>
+#include <jansson.h>
+
 #include "replay.h"
+
+
+#ifndef REPLAY_VERSION
+#define REPLAY_VERSION  "unknown"    /* the Makefile sets it */
+#endif
 
 
 static int replay_url(const char *opt, const char *url);
@@ -25,6 +33,7 @@ static int replay_number(const char *opt, const char *text, long min,
     long max, long *n);
 static int replay_read_key(replay_conf_t *conf);
 static void replay_help(void);
+static void replay_version(void);
 
 
 #define REPLAY_KEY_MAX  4096
@@ -41,8 +50,10 @@ static const char  replay_help_text[] =
 "                   [--max-age DURATION] [--timeout DURATION]\n"
 "                   [--connect-timeout DURATION] [--interval DURATION]\n"
 "                   [--backoff DURATION] [--max-backoff DURATION]\n"
-"                   [--passes N] [--once-wait DURATION]\n"
-"    kochava-replay --help\n"
+"                   [--probe-interval DURATION] [--passes N]\n"
+"                   [--once-wait DURATION] [--commit-every N]\n"
+"    kochava-replay --spool DIR --list [--max-age DURATION]\n"
+"    kochava-replay --help | --version\n"
 "\n"
 "DESCRIPTION\n"
 "    Reads the closed spool files (DIR/*.jsonl) that the nginx module\n"
@@ -61,6 +72,8 @@ static const char  replay_help_text[] =
 "    being written) and dead-letter.jsonl are never read.  A torn line\n"
 "    (a crash while it was written) is logged and skipped, never sent.\n"
 "    DIR/.replay.lock (flock) keeps two replays off the same spool.\n"
+"    It runs only as the owner of DIR (nginx's workers' user), so that\n"
+"    what it writes stays readable to the next run.\n"
 "\n"
 "    Without --once it runs until SIGTERM or SIGINT, looking at DIR every\n"
 "    --interval.  On a terminal it shows one progress line; otherwise it\n"
@@ -92,9 +105,22 @@ static const char  replay_help_text[] =
 "    --backoff DURATION   the first back-off delay (1s); doubled after\n"
 "                         each failure up to --max-backoff (10m), each\n"
 "                         delay drawn between its half and itself\n"
+"    --probe-interval DURATION  a destination that failed retryably is\n"
+"                         held: one record is sent to it this often (at\n"
+"                         least its Retry-After) until it answers (5s)\n"
+"    --commit-every N     a file is rewritten after every N records sent\n"
+"                         (1000): a crash re-sends at most N records\n"
 "    --passes N           --once: passes at most (5)\n"
 "    --once-wait DURATION --once: longest sleep before a pass (30s)\n"
+"    --list               print what DIR holds and exit, changing\n"
+"                         nothing: records by destination (due, later,\n"
+"                         age since first_failed; \"expired\": older than\n"
+"                         --max-age) and by last_error, dead letters by\n"
+"                         destination, reason and last_error; any user\n"
+"                         who can read DIR may run it\n"
 "    -h, --help           this text\n"
+"    --version            the version (debian/changelog's), and\n"
+"                         libcurl's and jansson's\n"
 "\n"
 "    A DURATION is a number with a unit: ms, s, m, h or d (\"72h\");\n"
 "    a bare number is seconds.\n"
@@ -103,9 +129,10 @@ static const char  replay_help_text[] =
 "    0  nothing retryable left: every record read was delivered or\n"
 "       dead-lettered (files closed meanwhile are left for the next run)\n"
 "    1  records remain in the spool (an upstream is down, a record is\n"
-"       not due yet, braze records without --braze-url), the lock is\n"
-"       held by another replay, or a file could not be rewritten\n"
-"    2  usage or configuration error\n"
+"       not due yet, braze records without --braze-url), or the lock is\n"
+"       held by another replay\n"
+"    2  usage or configuration error, or not run as the owner of DIR\n"
+"    3  a spool file could not be read or rewritten (the error names it)\n"
 "\n"
 "FILES\n"
 "    DIR/*.jsonl          closed spool files, read and rewritten\n"
@@ -115,9 +142,11 @@ static const char  replay_help_text[] =
 "    DIR/.replay-*.tmp    a rewrite in progress (removed if left over)\n"
 "\n"
 "EXAMPLES\n"
-"    kochava-replay --spool /var/spool/nginx-kochava --once\n"
+"    sudo -u www-data kochava-replay --spool /var/spool/nginx-kochava \\\n"
+"        --once\n"
 "\n"
-"    kochava-replay --spool /var/spool/nginx-kochava --once \\\n"
+"    sudo -u www-data kochava-replay --spool /var/spool/nginx-kochava \\\n"
+"        --once \\\n"
 "        --braze-url https://rest.iad-01.braze.com/users/track \\\n"
 "        --braze-key-file /etc/nginx/braze.key --max-age 48h\n"
 "\n"
@@ -127,7 +156,7 @@ static const char  replay_help_text[] =
 int
 replay_options(int argc, char **argv, replay_conf_t *conf)
 {
-    int       c;
+    int       c, idx;
     long      n;
     int64_t  *d;
 
@@ -135,7 +164,8 @@ replay_options(int argc, char **argv, replay_conf_t *conf)
         OPT_SPOOL = 256, OPT_KOCHAVA, OPT_IDENTITY, OPT_BRAZE, OPT_KEY,
         OPT_ONCE, OPT_CONCURRENCY, OPT_MAX_AGE, OPT_TIMEOUT, OPT_CONNECT,
         OPT_INTERVAL, OPT_BACKOFF, OPT_MAX_BACKOFF, OPT_PASSES,
-        OPT_ONCE_WAIT
+        OPT_ONCE_WAIT, OPT_PROBE_INTERVAL, OPT_COMMIT_EVERY, OPT_VERSION,
+        OPT_LIST
     };
 
     static const struct option  options[] = {
@@ -145,6 +175,7 @@ replay_options(int argc, char **argv, replay_conf_t *conf)
         { "braze-url", required_argument, NULL, OPT_BRAZE },
         { "braze-key-file", required_argument, NULL, OPT_KEY },
         { "once", no_argument, NULL, OPT_ONCE },
+        { "list", no_argument, NULL, OPT_LIST },
         { "concurrency", required_argument, NULL, OPT_CONCURRENCY },
         { "max-age", required_argument, NULL, OPT_MAX_AGE },
         { "timeout", required_argument, NULL, OPT_TIMEOUT },
@@ -154,7 +185,10 @@ replay_options(int argc, char **argv, replay_conf_t *conf)
         { "max-backoff", required_argument, NULL, OPT_MAX_BACKOFF },
         { "passes", required_argument, NULL, OPT_PASSES },
         { "once-wait", required_argument, NULL, OPT_ONCE_WAIT },
+        { "probe-interval", required_argument, NULL, OPT_PROBE_INTERVAL },
+        { "commit-every", required_argument, NULL, OPT_COMMIT_EVERY },
         { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, OPT_VERSION },
         { NULL, 0, NULL, 0 }
     };
 
@@ -172,10 +206,18 @@ replay_options(int argc, char **argv, replay_conf_t *conf)
     conf->backoff_ms = 1000;
     conf->max_backoff_ms = 600000;
     conf->once_wait_ms = 30000;
+    conf->probe_interval_ms = 5000;
+    conf->commit_every = 1000;
 
     opterr = 0;
 
-    while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+    for ( ;; ) {
+        idx = -1;
+        c = getopt_long(argc, argv, "h", options, &idx);
+
+        if (c == -1) {
+            break;
+        }
 
         d = NULL;
 
@@ -205,11 +247,24 @@ replay_options(int argc, char **argv, replay_conf_t *conf)
             conf->once = 1;
             break;
 
+        case OPT_LIST:
+            conf->list = 1;
+            break;
+
         case OPT_CONCURRENCY:
             if (replay_number("--concurrency", optarg, 1, 1024, &n) != 0) {
                 return REPLAY_EXIT_USAGE;
             }
             conf->concurrency = n;
+            break;
+
+        case OPT_COMMIT_EVERY:
+            if (replay_number("--commit-every", optarg, 1, 1000000000, &n)
+                != 0)
+            {
+                return REPLAY_EXIT_USAGE;
+            }
+            conf->commit_every = n;
             break;
 
         case OPT_PASSES:
@@ -247,8 +302,16 @@ replay_options(int argc, char **argv, replay_conf_t *conf)
             d = &conf->once_wait_ms;
             break;
 
+        case OPT_PROBE_INTERVAL:
+            d = &conf->probe_interval_ms;
+            break;
+
         case 'h':
             replay_help();
+            return -1;
+
+        case OPT_VERSION:
+            replay_version();
             return -1;
 
         default:
@@ -264,9 +327,10 @@ replay_options(int argc, char **argv, replay_conf_t *conf)
             return REPLAY_EXIT_USAGE;
         }
 
+        /* the option's name, also when its value was a separate word */
         if (d != NULL && replay_duration(optarg, d) != 0) {
-            fprintf(stderr, "kochava-replay: %s: not a duration: \"%s\"\n",
-                    argv[optind - 1], optarg);
+            fprintf(stderr, "kochava-replay: --%s: not a duration: "
+                    "\"%s\"\n", options[idx].name, optarg);
             return REPLAY_EXIT_USAGE;
         }
     }
@@ -295,11 +359,12 @@ replay_options(int argc, char **argv, replay_conf_t *conf)
 
     if (conf->timeout_ms <= 0 || conf->connect_timeout_ms <= 0
         || conf->interval_ms <= 0 || conf->backoff_ms <= 0
+        || conf->probe_interval_ms <= 0
         || conf->max_backoff_ms < conf->backoff_ms)
     {
         fprintf(stderr, "kochava-replay: --timeout, --connect-timeout, "
-                "--interval and --backoff must be positive, --max-backoff "
-                "at least --backoff\n");
+                "--interval, --backoff and --probe-interval must be "
+                "positive, --max-backoff at least --backoff\n");
         return REPLAY_EXIT_USAGE;
     }
 
@@ -485,4 +550,16 @@ static void
 replay_help(void)
 {
     fputs(replay_help_text, stdout);
+}
+
+
+static void
+replay_version(void)
+{
+    curl_version_info_data  *curl;
+
+    curl = curl_version_info(CURLVERSION_NOW);
+
+    printf("kochava-replay " REPLAY_VERSION " (ngx_kochava_module; "
+           "libcurl %s, jansson %s)\n", curl->version, jansson_version_str());
 }

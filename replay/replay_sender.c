@@ -9,8 +9,9 @@
  *              is logged, the request is not retried)
  *   permanent  dead letter (other 4xx; Kochava's 2xx saying no)
  *   retryable  kept with attempts + 1 and a not_before; its destination
- *              is held (nothing more is started to it in this pass) for
- *              a back-off, at least the answer's Retry-After
+ *              is held: nothing is started to it for --probe-interval (at
+ *              least the answer's Retry-After), then one record, the
+ *              probe, while the others wait for its answer (replay.h)
  *
  * The body goes out as the raw bytes of the record's "body" value.  The
  * Braze key is only in the Authorization header of Braze requests; curl's
@@ -33,6 +34,7 @@
 
 typedef struct {
     replay_record_t          *rec;
+    unsigned                  probe:1;
     CURL                     *easy;
     char                     *answer;
     size_t                    len;
@@ -40,6 +42,24 @@ typedef struct {
 } replay_transfer_t;
 
 
+/*
+ * Records that wait for the probe of their destination (parked), and
+ * those its answer released (ready, sent before the next new one).
+ */
+typedef struct {
+    replay_record_t         **parked;
+    size_t                    nparked;
+    replay_record_t         **ready;        /* a ring of n */
+    size_t                    head;
+    size_t                    nready;
+    size_t                    size;
+} replay_queue_t;
+
+
+static replay_record_t *replay_next(replay_queue_t *q,
+    replay_record_t **recs, size_t n, size_t *next);
+static void replay_release(replay_queue_t *q, kochava_dest_e dest,
+    int send, replay_stats_t *stats);
 static int replay_start(const replay_conf_t *conf, CURLM *multi,
     replay_transfer_t *t, struct curl_slist *headers);
 static void replay_finish(const replay_conf_t *conf, replay_transfer_t *t,
@@ -71,8 +91,9 @@ replay_sender_done(void)
 /*
  * Sends the records (state REPLAY_SEND); each ends REPLAY_OK,
  * REPLAY_RETRY, REPLAY_DEAD, or REPLAY_DEFERRED when its destination was
- * held or a signal came before it was started.  Returns -1 when libcurl
- * could not be set up (the records stay REPLAY_SEND: kept).
+ * held (or its probe failed) or a signal came before it was started.
+ * Returns -1 when libcurl could not be set up (the records stay
+ * REPLAY_SEND: kept).
  */
 int
 replay_send(const replay_conf_t *conf, replay_record_t **recs, size_t n,
@@ -83,6 +104,7 @@ replay_send(const replay_conf_t *conf, replay_record_t **recs, size_t n,
     size_t               next, i;
     CURLM               *multi;
     CURLMsg             *msg;
+    replay_queue_t       q;
     replay_record_t     *rec;
     replay_transfer_t   *slots, *t;
     struct curl_slist   *headers[KOCHAVA_NDESTS], *h;
@@ -92,8 +114,14 @@ replay_send(const replay_conf_t *conf, replay_record_t **recs, size_t n,
     multi = curl_multi_init();
     slots = calloc(conf->concurrency, sizeof(replay_transfer_t));
     memset(headers, 0, sizeof(headers));
+    memset(&q, 0, sizeof(replay_queue_t));
+    q.size = n;
+    q.parked = malloc(n * sizeof(replay_record_t *));
+    q.ready = malloc(n * sizeof(replay_record_t *));
 
-    if (multi == NULL || slots == NULL) {
+    if (multi == NULL || slots == NULL || q.parked == NULL
+        || q.ready == NULL)
+    {
         goto done;
     }
 
@@ -121,13 +149,25 @@ replay_send(const replay_conf_t *conf, replay_record_t **recs, size_t n,
 
     for ( ;; ) {
 
-        while (running < conf->concurrency && next < n && !replay_stop) {
-            rec = recs[next++];
+        while (running < conf->concurrency && !replay_stop) {
+            rec = replay_next(&q, recs, n, &next);
+            if (rec == NULL) {
+                break;
+            }
 
-            if (holds[rec->dest].until_ms > replay_now_ms()) {
+            switch (replay_hold_check(&holds[rec->dest], replay_now_ms())) {
+
+            case REPLAY_HOLD_DEFER:
                 rec->state = REPLAY_DEFERRED;
                 stats->deferred++;
                 continue;
+
+            case REPLAY_HOLD_WAIT:
+                q.parked[q.nparked++] = rec;
+                continue;
+
+            default:
+                break;
             }
 
             for (i = 0; slots[i].rec != NULL; i++) {
@@ -135,14 +175,22 @@ replay_send(const replay_conf_t *conf, replay_record_t **recs, size_t n,
             }
 
             slots[i].rec = rec;
+            slots[i].probe = holds[rec->dest].probing;
 
             if (replay_start(conf, multi, &slots[i], headers[rec->dest])
                 != 0)
             {
                 replay_error("could not start a transfer");
-                slots[i].rec = NULL;
+                memset(&slots[i], 0, sizeof(replay_transfer_t));
                 rec->state = REPLAY_DEFERRED;
                 stats->deferred++;
+
+                if (holds[rec->dest].probing) {
+                    /* another record may be the probe */
+                    holds[rec->dest].probing = 0;
+                    replay_release(&q, rec->dest, 1, stats);
+                }
+
                 continue;
             }
 
@@ -167,6 +215,13 @@ replay_send(const replay_conf_t *conf, replay_record_t **recs, size_t n,
 
             replay_finish(conf, t, msg->data.result, holds, stats);
 
+            d = t->rec->dest;
+
+            if (t->probe || !holds[d].probing) {
+                /* answered: the waiting go; failed: held again */
+                replay_release(&q, d, !holds[d].held, stats);
+            }
+
             curl_easy_cleanup(t->easy);
             free(t->answer);
             memset(t, 0, sizeof(replay_transfer_t));
@@ -181,9 +236,13 @@ replay_send(const replay_conf_t *conf, replay_record_t **recs, size_t n,
     }
 
     /* a signal: what was not started stays as it was */
-    for ( ; next < n; next++) {
-        recs[next]->state = REPLAY_DEFERRED;
+    while ((rec = replay_next(&q, recs, n, &next)) != NULL) {
+        rec->state = REPLAY_DEFERRED;
         stats->deferred++;
+    }
+
+    for (d = 0; d < KOCHAVA_NDESTS; d++) {
+        replay_release(&q, d, 0, stats);
     }
 
     rc = 0;
@@ -198,6 +257,8 @@ done:
         curl_slist_free_all(headers[d]);
     }
 
+    free(q.parked);
+    free(q.ready);
     free(slots);
 
     if (multi != NULL) {
@@ -205,6 +266,60 @@ done:
     }
 
     return rc;
+}
+
+
+/* the next record to start: a released one first, then a new one */
+static replay_record_t *
+replay_next(replay_queue_t *q, replay_record_t **recs, size_t n,
+    size_t *next)
+{
+    replay_record_t  *rec;
+
+    if (q->nready > 0) {
+        rec = q->ready[q->head];
+        q->head = (q->head + 1) % q->size;
+        q->nready--;
+        return rec;
+    }
+
+    if (*next < n) {
+        return recs[(*next)++];
+    }
+
+    return NULL;
+}
+
+
+/* the records waiting for a probe of dest: to be sent, or deferred */
+static void
+replay_release(replay_queue_t *q, kochava_dest_e dest, int send,
+    replay_stats_t *stats)
+{
+    size_t            i, k;
+    replay_record_t  *rec;
+
+    k = 0;
+
+    for (i = 0; i < q->nparked; i++) {
+        rec = q->parked[i];
+
+        if (rec->dest != dest) {
+            q->parked[k++] = rec;
+            continue;
+        }
+
+        if (send) {
+            q->ready[(q->head + q->nready) % q->size] = rec;
+            q->nready++;
+
+        } else {
+            rec->state = REPLAY_DEFERRED;
+            stats->deferred++;
+        }
+    }
+
+    q->nparked = k;
 }
 
 
@@ -289,7 +404,7 @@ replay_finish(const replay_conf_t *conf, replay_transfer_t *t,
     case KOCHAVA_OUTCOME_OK:
         rec->state = REPLAY_OK;
         stats->ok++;
-        holds[rec->dest].failures = 0;
+        replay_hold_answered(&holds[rec->dest], rec->dest);
 
         if (rec->dest == KOCHAVA_DEST_BRAZE) {
             errors = kochava_braze_errors(t->answer, t->len);
@@ -305,6 +420,7 @@ replay_finish(const replay_conf_t *conf, replay_transfer_t *t,
     case KOCHAVA_OUTCOME_PERMANENT:
         rec->state = REPLAY_DEAD;
         stats->dead++;
+        replay_hold_answered(&holds[rec->dest], rec->dest);
 
         if (status >= 200 && status <= 299) {
             snprintf(rec->error, REPLAY_ERROR_LEN, "%ld not success",
@@ -350,13 +466,8 @@ replay_finish(const replay_conf_t *conf, replay_transfer_t *t,
     delay = now + (delay > retry_after ? delay : retry_after);
     rec->retry_at_ms = (delay + 999) / 1000 * 1000;
 
-    if (holds[rec->dest].until_ms <= now) {
-        replay_log("%s failed (%s)%s: holding it back",
-                   replay_dest_label(rec->dest), rec->error,
-                   retry_after ? ", with a Retry-After" : "");
-    }
-
-    replay_hold_failed(conf, &holds[rec->dest], now, retry_after);
+    replay_hold_failed(conf, &holds[rec->dest], rec->dest, rec->error, now,
+                       retry_after);
 }
 
 

@@ -12,6 +12,10 @@
  *      fsync()ed and renamed over the file (or the file is removed when
  *      nothing stays), then the directory is fsync()ed.
  *
+ * A file is committed after every --commit-every records sent (the pass
+ * calls it again as its records go out), so delivered records leave the
+ * file in steps: records not sent yet are written back unchanged.
+ *
  * A crash before 2 leaves the file as it was: its delivered records are
  * sent again, its dead ones may be appended twice (at-least-once).  No
  * record is ever only in memory.
@@ -26,6 +30,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,10 +49,46 @@ static int replay_write_all(int fd, const char *p, size_t len);
 static int replay_dead_letter(const char *dir, replay_file_t *file,
     int64_t now_ms);
 static int replay_sync_dir(const char *dir);
+static void replay_spool_committed(replay_file_t *file);
+static void replay_spool_scan(const char *dir, const char *prefix,
+    const char *suffix, void (*handler)(const char *dir, const char *name,
+    void *data), void *data);
+static void replay_spool_unlink(const char *dir, const char *name,
+    void *data);
+static void replay_spool_one(const char *dir, const char *name, void *data);
 static char *replay_path(const char *dir, const char *name);
+static const char *replay_user(uid_t uid, char *buf, size_t len);
 
 
 static unsigned  replay_tmp_seq;
+
+
+/*
+ * The replay runs as the spool's owner, nginx's worker user: the files it
+ * rewrites, the dead letter file and the lock are created by it, and a
+ * run as root would leave root's files that the next run as that user
+ * (the timer) cannot read or replace.  Returns 0, or -1 said on stderr.
+ */
+int
+replay_spool_owner(const char *dir, const struct stat *st)
+{
+    char  owner[64], self[64];
+
+    if (st->st_uid == geteuid()) {
+        return 0;
+    }
+
+    replay_user(st->st_uid, owner, sizeof(owner));
+    replay_user(geteuid(), self, sizeof(self));
+
+    replay_error("--spool %s belongs to %s, and this is %s: the files it "
+                 "would write would be %s's, which %s could not read or "
+                 "replace; run it as the spool's owner: sudo -u %s "
+                 "kochava-replay ...", dir, owner, self, self, owner,
+                 owner);
+
+    return -1;
+}
 
 
 /* returns the lock's descriptor (kept open), -1 when held, -2 on error */
@@ -65,7 +106,9 @@ replay_spool_lock(const char *dir)
     fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 
     if (fd == -1) {
-        replay_error("%s: %s", path, strerror(errno));
+        replay_error("%s: %s%s", path, strerror(errno),
+                     errno == EACCES ? " (left by a run as another user? "
+                     "remove it)" : "");
         free(path);
         return -2;
     }
@@ -85,9 +128,32 @@ replay_spool_lock(const char *dir)
 void
 replay_spool_clean(const char *dir)
 {
+    replay_spool_scan(dir, REPLAY_TMP_PREFIX, ".tmp", replay_spool_unlink,
+                      NULL);
+}
+
+
+/* the files nginx is still writing (*.jsonl.part): counted, not opened */
+size_t
+replay_spool_writing(const char *dir)
+{
+    size_t  n;
+
+    n = 0;
+    replay_spool_scan(dir, "", ".jsonl.part", replay_spool_one, &n);
+
+    return n;
+}
+
+
+/* calls handler for each name in dir with that prefix and suffix */
+static void
+replay_spool_scan(const char *dir, const char *prefix, const char *suffix,
+    void (*handler)(const char *dir, const char *name, void *data),
+    void *data)
+{
     DIR            *d;
-    char           *path;
-    size_t          len;
+    size_t          len, plen, slen;
     struct dirent  *de;
 
     d = opendir(dir);
@@ -95,27 +161,46 @@ replay_spool_clean(const char *dir)
         return;
     }
 
+    plen = strlen(prefix);
+    slen = strlen(suffix);
+
     while ((de = readdir(d)) != NULL) {
         len = strlen(de->d_name);
 
-        if (strncmp(de->d_name, REPLAY_TMP_PREFIX,
-                    sizeof(REPLAY_TMP_PREFIX) - 1) != 0
-            || len < 4 || strcmp(de->d_name + len - 4, ".tmp") != 0)
+        if (len > plen + slen
+            && strncmp(de->d_name, prefix, plen) == 0
+            && strcmp(de->d_name + len - slen, suffix) == 0)
         {
-            continue;
-        }
-
-        path = replay_path(dir, de->d_name);
-        if (path != NULL) {
-            if (unlink(path) == 0) {
-                replay_log("removed %s, left by an interrupted replay",
-                           de->d_name);
-            }
-            free(path);
+            handler(dir, de->d_name, data);
         }
     }
 
     closedir(d);
+}
+
+
+static void
+replay_spool_unlink(const char *dir, const char *name, void *data)
+{
+    char  *path;
+
+    path = replay_path(dir, name);
+    if (path == NULL) {
+        return;
+    }
+
+    if (unlink(path) == 0) {
+        replay_log("removed %s, left by an interrupted replay", name);
+    }
+
+    free(path);
+}
+
+
+static void
+replay_spool_one(const char *dir, const char *name, void *data)
+{
+    (*(size_t *) data)++;
 }
 
 
@@ -236,15 +321,31 @@ replay_spool_read(const char *dir, const char *name, replay_file_t **file,
     }
 
     fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    free(path);
 
     if (fd == -1) {
-        if (errno == ENOENT) {
+        rc = errno;
+
+        if (rc == ENOENT) {
+            free(path);
             return 1;
         }
-        replay_error("%s: %s", name, strerror(errno));
+
+        if (rc == EACCES && lstat(path, &st) == 0) {
+            replay_error("%s: %s (owner %s, mode %04o): its records are "
+                         "not read", name, strerror(rc),
+                         replay_user(st.st_uid, err, sizeof(err)),
+                         (unsigned) (st.st_mode & 07777));
+
+        } else {
+            replay_error("%s: %s: its records are not read", name,
+                         strerror(rc));
+        }
+
+        free(path);
         return -1;
     }
+
+    free(path);
 
     f = calloc(1, sizeof(replay_file_t));
     if (f == NULL || fstat(fd, &st) == -1) {
@@ -313,8 +414,8 @@ replay_spool_read(const char *dir, const char *name, replay_file_t **file,
         }
 
         if (strncmp(p, "{\"done\":[", 9) == 0) {
-            /* read by replay_done_ids() */
-            f->done++;
+            /* read by replay_done_ids(); dropped by a rewrite */
+            f->dirty = 1;
             p = nl + 1;
             continue;
         }
@@ -339,24 +440,38 @@ replay_spool_read(const char *dir, const char *name, replay_file_t **file,
 
         if (rc == 1) {
             rec->state = REPLAY_DEAD_INVALID;
+            f->dirty = 1;
             err[REPLAY_ERROR_LEN - 1] = '\0';
             memcpy(rec->error, err, REPLAY_ERROR_LEN);
         }
+
+        f->nrecords++;
 
         if (rc == 0 && rec->id >= 0 && ndone
             && bsearch(&rec->id, done, ndone, sizeof(long long),
                        replay_id_cmp))
         {
-            /* delivered by the module: left out, as a done line is */
-            memset(rec, 0, sizeof(replay_record_t));
+            /* delivered by the module: settled in the file itself */
+            rec->state = REPLAY_GONE;
+            f->dirty = 1;
             continue;
         }
 
-        f->nrecords++;
         stats->records++;
     }
 
     free(done);
+
+    /*
+     * Every reader of a spool file (a pass, --list) comes here: a record
+     * already settled in the file itself (delivered, marked done) is set
+     * REPLAY_GONE above, with f->dirty so that a rewrite drops it;
+     * neither a pass nor --list looks at a REPLAY_GONE record.
+     */
+
+    if (f->torn > 0) {
+        f->dirty = 1;
+    }
 
     *file = f;
 
@@ -384,32 +499,33 @@ failed:
 int
 replay_spool_commit(const char *dir, replay_file_t *file, int64_t now_ms)
 {
-    int               fd, changed, keep;
+    int               fd, keep;
     char             *path, *tmp, name[64], *line;
     size_t            i, len;
     replay_record_t  *rec;
 
-    changed = (file->torn > 0 || file->done > 0);
+    if (!file->dirty || file->failed) {
+        return 0;
+    }
+
     keep = 0;
 
     for (i = 0; i < file->nrecords; i++) {
         switch (file->records[i].state) {
         case REPLAY_KEEP:
         case REPLAY_DEFERRED:
-            keep = 1;
-            break;
         case REPLAY_RETRY:
+        case REPLAY_SEND:
             keep = 1;
-            changed = 1;
             break;
         default:
-            changed = 1;
+            break;
         }
     }
 
-    if (!changed) {
-        return 0;
-    }
+    /* once its dead letters are appended, a failure must not append
+       them again in this pass */
+    file->failed = 1;
 
     if (replay_dead_letter(dir, file, now_ms) != 0) {
         return -1;
@@ -429,7 +545,13 @@ replay_spool_commit(const char *dir, replay_file_t *file, int64_t now_ms)
 
         free(path);
 
-        return replay_sync_dir(dir);
+        if (replay_sync_dir(dir) != 0) {
+            return -1;
+        }
+
+        replay_spool_committed(file);
+
+        return 0;
     }
 
     snprintf(name, sizeof(name), REPLAY_TMP_PREFIX "%ld-%u.tmp",
@@ -454,6 +576,7 @@ replay_spool_commit(const char *dir, replay_file_t *file, int64_t now_ms)
 
         case REPLAY_KEEP:
         case REPLAY_DEFERRED:
+        case REPLAY_SEND:
             if (replay_write_all(fd, rec->line, rec->len + 1) != 0) {
                 goto failed_write;
             }
@@ -497,7 +620,13 @@ replay_spool_commit(const char *dir, replay_file_t *file, int64_t now_ms)
     free(tmp);
     free(path);
 
-    return replay_sync_dir(dir);
+    if (replay_sync_dir(dir) != 0) {
+        return -1;
+    }
+
+    replay_spool_committed(file);
+
+    return 0;
 
 failed_write:
 
@@ -515,6 +644,34 @@ failed:
     free(path);
 
     return -1;
+}
+
+
+/* what is on disk now: the delivered and the dead are gone from it */
+static void
+replay_spool_committed(replay_file_t *file)
+{
+    size_t            i;
+    replay_record_t  *rec;
+
+    for (i = 0; i < file->nrecords; i++) {
+        rec = &file->records[i];
+
+        switch (rec->state) {
+        case REPLAY_OK:
+        case REPLAY_DEAD:
+        case REPLAY_DEAD_AGE:
+        case REPLAY_DEAD_INVALID:
+            rec->state = REPLAY_GONE;
+            break;
+        default:
+            break;
+        }
+    }
+
+    file->torn = 0;
+    file->dirty = 0;
+    file->failed = 0;
 }
 
 
@@ -671,6 +828,25 @@ replay_path(const char *dir, const char *name)
     memcpy(path + dlen + 1, name, nlen + 1);
 
     return path;
+}
+
+
+/* a user's name, or its number */
+static const char *
+replay_user(uid_t uid, char *buf, size_t len)
+{
+    struct passwd  *pw;
+
+    pw = getpwuid(uid);
+
+    if (pw != NULL) {
+        snprintf(buf, len, "%s", pw->pw_name);
+
+    } else {
+        snprintf(buf, len, "uid %ld", (long) uid);
+    }
+
+    return buf;
 }
 
 

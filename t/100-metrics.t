@@ -9,6 +9,7 @@ use t::Metrics;
 
 repeat_each(1);
 no_shuffle();
+check_accum_error_log();
 run_tests();
 
 __DATA__

@@ -9,6 +9,7 @@ use t::Metrics;
 
 repeat_each(1);
 no_shuffle();
+check_accum_error_log();
 run_tests();
 
 __DATA__
@@ -60,7 +61,7 @@ ingest_config('kochava_delivery async; kochava_spool spool;') . q{
 --- error_code eval: [200, 200]
 --- response_body eval
 ["{\"success\":true}", "{\"success\":true}"]
---- wait: 0.5
+--- wait: 1
 --- kochava eval: json([map { kochava_event($_) } qw(A1 A2 B1 B2)])
 --- spool: []
 --- error_log eval

@@ -7,6 +7,7 @@ use t::Messages;
 use t::Metrics;
 
 repeat_each(1);
+check_accum_error_log();
 no_shuffle();
 run_tests();
 
@@ -113,7 +114,6 @@ ingest_config('kochava_delivery async; kochava_spool spool;') . q{
 --- request eval
 ["POST /v1/track\n" . json(android_track('In Flight')), "GET /metrics"]
 --- error_code eval: [200, 200]
---- wait: 0.5
 --- kochava eval: json([kochava_event('In Flight')])
 --- metrics
 kochava_upstream_in_flight 1

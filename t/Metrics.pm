@@ -15,7 +15,9 @@ use warnings;
 
 use Test::More ();
 
-Test::Nginx::Util::add_response_body_check(sub {
+t::TestKochava::add_known_sections('metrics');
+
+Test::Nginx::Socket::add_response_body_check(sub {
     my ($block, $body, $req_idx, $rep, $dry_run) = @_;
 
     my $want = eval { $block->metrics };

@@ -5,8 +5,8 @@ package t::TestKochava;
 #     use lib '.';
 #     use t::TestKochava;
 #
-# It works under the real Test::Nginx::Socket and under t/compat's.  It adds
-# to every block:
+# It runs under the real Test::Nginx::Socket (openresty/test-nginx; the
+# Makefile finds it) and makes it stricter.  It adds to every block:
 #
 # - a recording mock upstream served by the echo module in the same server:
 #   /_mock/kochava, /_mock/identity (200 {"success":"1"}), /_mock/braze
@@ -20,7 +20,12 @@ package t::TestKochava;
 # - unless the block says "--- no_kochava_defaults", the module's usual pass
 #   locations: /_kochava/track -> /_mock/kochava, /_kochava/identity ->
 #   /_mock/identity, /_braze/track -> /_mock/braze;
-# - "--- no_error_log" of [alert] and [emerg] when the block has none;
+# - "--- no_error_log" of [alert], [crit] and [emerg] when the block has
+#   none (the runner itself only warns about them);
+# - a failure for a section no runner knows (a misspelt "--- respone_body"
+#   would otherwise be ignored) and for a pair of sections of which the
+#   runner checks only the first ("response_body" with "response_body_like",
+#   "response_headers" with "response_headers_like", ...);
 # - a plan (done_testing) when the test file declared none.
 #
 # and these sections, checked after the block's last request (of each
@@ -49,8 +54,8 @@ BEGIN {
     # Test::Nginx::Socket is loaded, as the real one reads this at load time
     if (!$ENV{TEST_NGINX_LOAD_MODULES}) {
         require Cwd;
-        $ENV{TEST_NGINX_LOAD_MODULES} =
-            '/usr/lib/nginx/modules/ngx_http_echo_module.so '
+        my $echo = '/usr/lib/nginx/modules/ngx_http_echo_module.so';
+        $ENV{TEST_NGINX_LOAD_MODULES} = (-f $echo ? "$echo " : '')
             . Cwd::cwd() . '/build/ngx_http_kochava_module.so';
     }
     $ENV{TEST_NGINX_BINARY} ||= '/usr/sbin/nginx';
@@ -58,7 +63,16 @@ BEGIN {
 
 use Test::Nginx::Socket -Base;
 
+# a batch fans out to 32 subrequests, each holding a connection to the mock
+# and the mock one to its reply: the runner's default of 64 is too few
+worker_connections(1024);
+
+# which runner this is, in every suite's output
+Test::More::diag("Test::Nginx::Socket $Test::Nginx::Socket::VERSION from "
+                 . $INC{'Test/Nginx/Socket.pm'});
+
 use B ();
+use File::Path ();
 use JSON::PP ();
 use Time::HiRes ();
 
@@ -90,16 +104,29 @@ my %DEST_URI = (
 
 my $MockSeq = 0;
 
-sub mock_locations ($) {
-    my ($log) = @_;
+# a port that accepts connections (the kernel's backlog) and never answers:
+# the slow mocks wait on it for their delay, with stock nginx only
+my $Blackhole;
 
-    my $common = <<"EOF";
-            access_log $log kochava_mock;
-            client_body_buffer_size 1m;
-            client_body_in_single_buffer on;
-            default_type application/json;
-            echo_read_request_body;
-EOF
+sub blackhole_port () {
+    if (!$Blackhole) {
+        require IO::Socket::INET;
+        $Blackhole = IO::Socket::INET->new(Listen => 1024,
+                                           LocalAddr => '127.0.0.1',
+                                           LocalPort => 0, ReuseAddr => 1)
+            or die "t::TestKochava: cannot listen for the slow mock: $!";
+    }
+    return $Blackhole->sockport;
+}
+
+# The mock upstream needs stock nginx only (no echo module), so it runs on
+# any nginx the module is built for: /_mock/<name> reads the body by
+# proxying to /_mock_reply/<name> (a "return" of the canned answer) and
+# logs it; a slow one proxies to the blackhole with its delay as the read
+# time-out (logged at crit only: it is no error of the block's) and answers
+# from an error_page.
+sub mock_locations ($$) {
+    my ($log, $port) = @_;
 
     my %mocks = (
         'kochava'    => [200, '{"success":"1"}'],
@@ -111,22 +138,53 @@ EOF
         'fail/400'   => [400, '{"error":"bad request"}'],
         'kochava_no' => [200, '{"success":"0"}'],
         'notjson'    => [200, '<html>'],
-        'slow'       => [200, '{"success":"1"}', 2],
-        'kochava/slow' => [200, '{"success":"1"}', 0.3],
+        'slow'       => [200, '{"success":"1"}', '2s'],
+        'kochava/slow' => [200, '{"success":"1"}', '300ms'],
     );
 
+    my $common = <<"EOF";
+            access_log $log kochava_mock;
+            client_body_buffer_size 1m;
+            client_body_in_single_buffer on;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+EOF
     my $out = "\n    # t::TestKochava mock upstream\n";
     for my $name (sort keys %mocks) {
-        my ($status, $body, $sleep) = @{$mocks{$name}};
+        my ($status, $body, $delay) = @{$mocks{$name}};
+        my $reply = "default_type application/json;\n"
+                    . "            return $status '$body';";
+        (my $id = $name) =~ s{/}{_}g;
+
         $out .= "    location = /_mock/$name {\n$common";
-        $out .= "            echo_status $status;\n" if $status != 200;
-        $out .= "            echo_sleep $sleep;\n" if $sleep;
-        $out .= "            echo -n '$body';\n        }\n";
+        if ($delay) {
+            my $hole = blackhole_port();
+            $out .= <<"EOF";
+            proxy_read_timeout $delay;
+            proxy_pass http://127.0.0.1:$hole;
+            error_log logs/error.log crit;
+            error_page 504 = \@mock_reply_$id;
+        }
+    location \@mock_reply_$id {
+            access_log $log kochava_mock;
+            $reply
+        }
+EOF
+        } else {
+            $out .= <<"EOF";
+            proxy_pass http://127.0.0.1:$port/_mock_reply/$name;
+        }
+    location = /_mock_reply/$name {
+            $reply
+        }
+EOF
+        }
     }
     return $out;
 }
 
-sub default_pass_locations () {
+sub default_pass_locations ($) {
+    my ($port) = @_;
     my %pass = (
         '/_kochava/track'    => '/_mock/kochava',
         '/_kochava/identity' => '/_mock/identity',
@@ -139,15 +197,87 @@ sub default_pass_locations () {
         internal;
         proxy_http_version 1.1;
         proxy_set_header Connection "";
-        proxy_pass http://127.0.0.1:\$TEST_NGINX_SERVER_PORT$pass{$loc};
+        proxy_pass http://127.0.0.1:$port$pass{$loc};
     }
 EOF
     }
     return $out;
 }
 
+# --------------------------------------------------------------------------
+# strict sections
+
+# the sections the runner reads: every "$block->name" its source calls, so
+# a newer Test::Nginx brings its new sections along
+my %KnownSection = map { $_ => 1 } qw(ONLY SKIP LAST name);
+
+for my $mod ('Test/Nginx/Socket.pm', 'Test/Nginx/Util.pm') {
+    open my $in, '<', $INC{$mod} or die "cannot read $INC{$mod}: $!";
+    local $/;
+    my $src = <$in>;
+    $KnownSection{$1} = 1 while $src =~ /\$block->(\w+)/g;
+}
+
+# sections of this wrapper and of t::Metrics
+sub add_known_sections (@) {
+    $KnownSection{$_} = 1 for @_;
+}
+
+add_known_sections(qw(kochava kochava_identity braze spool
+                      upstream_requests_like no_kochava_defaults));
+
+# the runner checks the first of each group a block has and ignores the
+# others without a word
+my @ExclusiveSections = (
+    [qw(response_body response_body_eval response_body_like
+        response_body_unlike)],
+    [qw(response_headers response_headers_like)],
+);
+
+sub check_sections ($) {
+    my ($block) = @_;
+    my $name = $block->name;
+    my %has = map { $_ => 1 } @{$block->{_section_order}[0] || []};
+
+    for my $sec (sort keys %has) {
+        next if $KnownSection{$sec};
+        Test::More::fail("$name - unknown section --- $sec");
+    }
+    for my $group (@ExclusiveSections) {
+        my @present = grep { $has{$_} } @$group;
+        next if @present < 2;
+        Test::More::fail("$name - --- @present: the runner checks only"
+                         . " --- $present[0]; split the block");
+    }
+}
+
+# --------------------------------------------------------------------------
+# per block
+
 add_block_preprocessor(sub {
     my ($block) = @_;
+
+    check_sections($block);
+
+    # Test::Nginx writes "http2 on;" from nginx 1.19.9 on (OpenResty's
+    # nginx); nginx itself has that directive from 1.25.1 and wants
+    # "listen ... http2" before: show the runner an older version for an
+    # HTTP/2 block on such an nginx, and the true one for every other block
+    our $TrueNginxVersion //= $Test::Nginx::Util::NginxVersion;
+    $Test::Nginx::Util::NginxVersion = $TrueNginxVersion;
+    if (defined $block->http2 && defined $TrueNginxVersion
+        && $TrueNginxVersion < 1.025001)
+    {
+        $Test::Nginx::Util::NginxVersion = 1.019008;
+    }
+
+    # a block that uses the echo module itself runs where it is loaded
+    # (Debian's nginx); on an nginx built from source it is skipped
+    if ($ENV{TEST_NGINX_LOAD_MODULES} !~ /ngx_http_echo_module/
+        && ($block->config // '') =~ /(?:^|[{;])\s*echo(?:_\w+)?\s/m)
+    {
+        $block->set_value(skip_eval => "1: 1");
+    }
 
     my $log = "logs/mock-$$-" . ++$MockSeq . ".jsonl";
     $block->set_value(kochava_mock_log => $log);
@@ -160,15 +290,29 @@ add_block_preprocessor(sub {
         '"content_encoding":"$http_content_encoding",'
         '"body":"$request_body"}';
 };
+    # the mock in the block's own server; over HTTP/2 (a listener that may
+    # speak nothing else) in a server of its own on the next port, where
+    # the default pass locations send
+    my $port = '$TEST_NGINX_SERVER_PORT';
+    if (defined $block->http2) {
+        $port = ($ENV{TEST_NGINX_SERVER_PORT} || 1984) + 1;
+        $format .= "    server {\n        listen 127.0.0.1:$port;\n"
+                   . mock_locations($log, $port) . "    }\n";
+    }
     $block->set_value(http_config => ($block->http_config // '') . $format);
 
-    my $config = ($block->config // '') . mock_locations($log);
-    $config .= default_pass_locations() unless defined $block->no_kochava_defaults;
+    my $config = ($block->config // '') . mock_locations($log, $port);
+    $config .= default_pass_locations($port)
+        unless defined $block->no_kochava_defaults;
     $block->set_value(config => $config);
 
     if (!defined $block->no_error_log) {
-        $block->set_value(no_error_log => "[alert]\n[emerg]\n");
+        $block->set_value(no_error_log => "[alert]\n[crit]\n[emerg]\n");
     }
+
+    # the spool of "kochava_spool spool;" lives in the server root, which
+    # the runner removes (rmdir) before it starts nginx for this block
+    File::Path::remove_tree(server_root() . "/spool");
 });
 
 # a plan when the test file gave none

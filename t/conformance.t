@@ -2,8 +2,7 @@
 # in $KOCHAVA_CONFORMANCE_DIR), run unchanged against nginx with the module.
 #
 # One Test::Nginx block per case is generated and handed to Test::Base with
-# spec_string(), so this runs under the real Test::Nginx::Socket as well as
-# under t/compat's.  The case data stays in @main::CASES; the block's
+# spec_string(), as the real Test::Nginx::Socket reads blocks.  The case data stays in @main::CASES; the block's
 # sections refer to it with "eval" (t::TestKochava evaluates those in main).
 #
 # Per case:
@@ -23,6 +22,8 @@ use lib '.';
 use t::TestKochava;
 use Cwd ();
 use JSON::PP ();
+
+t::TestKochava::add_known_sections(qw(conformance_case));
 
 our @CASES;
 

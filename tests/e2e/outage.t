@@ -81,6 +81,7 @@ print $fh <<"EOF";
 load_module $echo;
 load_module $module;
 worker_processes 2;
+@{[EdgeTest::worker_user()]}
 error_log logs/error.log info;
 pid logs/nginx.pid;
 events { worker_connections 256; }
@@ -152,8 +153,12 @@ is(metric($m, 'kochava_spool_dropped_total') // 0, 0, 'metrics: none dropped');
 cmp_ok(metric($m, "kochava_spool_bytes{spool=\"$spool\"}") // 0, '>', 0,
        'metrics: spool bytes');
 
-# Kochava is back: the replay sends what is on disk
-my $out = `$replay --spool $spool --kochava-url http://127.0.0.1:@{[$port + 1]}/track/json --once 2>&1`;
+# Kochava is back: the replay sends what is on disk, run as the spool's
+# owner (nginx's workers' user: "nobody" when the test runs as root), as
+# it refuses to run as anyone else
+my ($uid, $gid) = (stat $spool)[4, 5];
+my $as = $uid == $> ? '' : "setpriv --reuid=$uid --regid=$gid --clear-groups ";
+my $out = `$as$replay --spool $spool --kochava-url http://127.0.0.1:@{[$port + 1]}/track/json --once 2>&1`;
 is($? >> 8, 0, 'kochava-replay --once exited 0') or diag($out);
 
 my %seen;

@@ -11,7 +11,8 @@ use Exporter 'import';
 use JSON::PP ();
 use Time::HiRes qw(sleep time);
 
-our @EXPORT_OK = qw(nginx_cmd wait_for spool_files spool_pending);
+our @EXPORT_OK = qw(nginx_cmd wait_for spool_files spool_pending
+                    worker_user);
 
 my $NGINX = $ENV{NGINX} || '/usr/sbin/nginx';
 
@@ -26,6 +27,14 @@ sub nginx_cmd {
                     @args);
     open STDERR, '>&', $saved or die $!;
     return $rc;
+}
+
+# the "user" line of a test's nginx.conf: as root, the workers run as root
+# too (as Test::Nginx does), since the checkout may sit under a directory
+# that nobody else can enter (root's home, a mktemp -d folder) and the
+# workers must reach the prefix's spool, logs and temp files
+sub worker_user {
+    return $> == 0 ? "user root;" : "";
 }
 
 # polls $cond every 50 ms for at most $secs seconds; true once it held

@@ -18,12 +18,18 @@ The script says how to answer:
 The first rule whose "match" occurs in the request body answers; its n-th
 request gets answers[n] (the last one repeats). An answer without "body"
 gets {"success":"1"}; "delay" (seconds) is waited before answering.
+
+    {"down_file": "/path/DOWN", "down": {"status": 503, "body": ""}}
+
+makes every request get "down" while the file /path/DOWN exists (an
+upstream that goes away and comes back).
 """
 
 import argparse
 import base64
 import json
 import os
+import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -49,6 +55,19 @@ def main():
         def log_message(self, *a):
             pass
 
+        def setup(self):
+            # headers and body go out in two writes: without this, Nagle
+            # and the client's delayed ACK hold the body for 40 ms
+            super().setup()
+            self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY,
+                                    1)
+
+        def handle(self):
+            try:
+                super().handle()
+            except ConnectionError:
+                pass    # the replay was killed mid-request
+
         def do_POST(self):
             n = int(self.headers.get("Content-Length", "0"))
             body = self.rfile.read(n)
@@ -56,7 +75,12 @@ def main():
                 STATE["inflight"] += 1
                 inflight = STATE["inflight"]
                 answer = script.get("default", {})
-                for i, rule in enumerate(script.get("rules", [])):
+                rules = script.get("rules", [])
+                if ("down_file" in script
+                        and os.path.exists(script["down_file"])):
+                    answer = script.get("down", {"status": 503, "body": ""})
+                    rules = []
+                for i, rule in enumerate(rules):
                     if rule["match"].encode() in body:
                         k = STATE["counts"].get(i, 0)
                         STATE["counts"][i] = k + 1

@@ -43,6 +43,7 @@ sub write_conf {
 load_module $echo;
 load_module $module;
 worker_processes 2;
+@{[EdgeTest::worker_user()]}
 error_log logs/error.log info;
 pid logs/nginx.pid;
 events { worker_connections 512; }
