@@ -680,8 +680,9 @@ ngx_http_kochava_spool_open(ngx_http_kochava_spool_t *spool, ngx_log_t *log)
     ngx_sprintf(hidden, "%V/.%s.tmp%Z", &spool->path,
                 file->name + spool->path.len + 1);
 
+    /* close-on-exec: a child that kept it would keep the lock too */
     fd = ngx_open_file(hidden, NGX_FILE_APPEND,
-                       NGX_FILE_CREATE_OR_OPEN | O_EXCL, 0640);
+                       NGX_FILE_CREATE_OR_OPEN | O_EXCL | O_CLOEXEC, 0640);
 
     if (fd == NGX_INVALID_FILE) {
         ngx_log_error(NGX_LOG_ERR, log, ngx_errno,
@@ -989,7 +990,7 @@ ngx_http_kochava_spool_adopt(u_char *path, size_t len, ngx_uint_t hidden,
     ngx_fd_t   fd;
     ngx_int_t  rc;
 
-    fd = ngx_open_file(path, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+    fd = ngx_open_file(path, NGX_FILE_RDONLY, NGX_FILE_OPEN | O_CLOEXEC, 0);
     if (fd == NGX_INVALID_FILE) {
         /* closed meanwhile */
         return NGX_DECLINED;

@@ -23,6 +23,8 @@
 
 static u_char *ngx_http_kochava_status_write(u_char *p, u_char *last,
     ngx_http_kochava_metrics_t *m, ngx_array_t *spools);
+static u_char *ngx_http_kochava_status_label(u_char *p, u_char *last,
+    ngx_str_t *value);
 static u_char *ngx_http_kochava_status_histogram(u_char *p, u_char *last,
     ngx_http_kochava_metrics_t *m);
 
@@ -238,8 +240,9 @@ ngx_http_kochava_status_write(u_char *p, u_char *last,
     spool = spools->elts;
 
     for (i = 0; i < spools->nelts; i++) {
-        p = ngx_slprintf(p, last, "kochava_spool_bytes{spool=\"%V\"} %O\n",
-                         &spool[i]->path,
+        p = ngx_slprintf(p, last, "kochava_spool_bytes{spool=\"");
+        p = ngx_http_kochava_status_label(p, last, &spool[i]->path);
+        p = ngx_slprintf(p, last, "\"} %O\n",
                          ngx_http_kochava_metrics_spool_bytes(
                                                          spool[i]->index));
     }
@@ -337,6 +340,32 @@ ngx_http_kochava_status_histogram(u_char *p, u_char *last,
                          "kochava_upstream_duration_seconds_count{"
                          "destination=\"%s\"} %uA\n",
                          name, n, name, ms / 1000, ms % 1000, name, n);
+    }
+
+    return p;
+}
+
+
+/* a label value: backslash, double quote and newline escaped */
+
+static u_char *
+ngx_http_kochava_status_label(u_char *p, u_char *last, ngx_str_t *value)
+{
+    u_char  *v, *end;
+
+    end = value->data + value->len;
+
+    for (v = value->data; v < end && p < last; v++) {
+
+        if (*v == '\\' || *v == '"' || *v == '\n') {
+            *p++ = '\\';
+
+            if (p == last) {
+                break;
+            }
+        }
+
+        *p++ = (*v == '\n') ? 'n' : *v;
     }
 
     return p;
