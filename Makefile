@@ -91,7 +91,7 @@ VALGRIND     := valgrind -q --leak-check=full --errors-for-leak-kinds=definite -
 
 .PHONY: all deps module unit test test-sdk run stop clean fuzz fuzz-smoke \
         test-asan test-valgrind test-reload test-dedup test-nginx-lib \
-        test-nginx-versions test-store
+        test-nginx-versions test-store test-crash
 .PHONY: bench bench-core bench-store
 
 all: deps module
@@ -144,7 +144,13 @@ test: all unit fuzz-smoke test-nginx-lib
 	$(TEST_ENV) prove $(UNIT_BINS) t/*.t tests/runner/false-assertions.t \
 	    tests/spool/spool.t tests/e2e/outage.t tests/replay/run \
 	    tests/examples/run tests/store/run tests/licence/run tests/docs/run \
-	    tests/guide/run
+	    tests/guide/run tests/abort/run tests/crash/run
+
+# async under SIGKILL of workers and of the whole nginx, two instances on
+# one spool, a pid namespace: 0 lost (longer than the run of make test)
+test-crash: all
+	CRASH_SECONDS=$${CRASH_SECONDS:-20} CRASH_KILLS=$${CRASH_KILLS:-10} \
+	    prove -v tests/crash/run
 
 # the suites need the real Test::Nginx: say where to get it when it is not
 # to be found
@@ -261,8 +267,18 @@ $(BENCH_BODIES): bench/gen-bodies.pl
 	@mkdir -p $(BENCH_DIR)/bodies
 	perl bench/gen-bodies.pl $(BENCH_DIR)/bodies
 
-bench: all $(BENCH_DIR)/malloc_count.so $(BENCH_BODIES)
-	bench/run $(BENCH_WHAT)
+# the module before the write-ahead journal, for "bench/run journal"
+BENCH_BEFORE ?= 672e3ac
+BEFORE_MODULE := $(BENCH_DIR)/before/build/ngx_http_kochava_module.so
+
+$(BEFORE_MODULE):
+	rm -rf $(BENCH_DIR)/before
+	mkdir -p $(BENCH_DIR)/before
+	git archive $(BENCH_BEFORE) | tar -x -C $(BENCH_DIR)/before
+	$(MAKE) -C $(BENCH_DIR)/before module
+
+bench: all $(BENCH_DIR)/malloc_count.so $(BENCH_BODIES) $(BEFORE_MODULE)
+	BEFORE_MODULE=$(BEFORE_MODULE) bench/run $(BENCH_WHAT)
 
 # the fleet store alone: a call of 20 ids against a location answering at
 # once (bench/store; BENCH_STORE_PORT, ROUNDS, DURATION)

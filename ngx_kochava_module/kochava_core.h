@@ -4,9 +4,11 @@
  * SPDX-License-Identifier: BSD-2-Clause
  *
  * The core of the edge: parse, validate, normalise and rewrite Segment
- * calls into Kochava (and Braze) request bodies.  Plain C over jansson and
- * zlib: no nginx headers, so it can be unit-tested, fuzzed and benchmarked
- * on its own.  The nginx glue calls only what this header declares.
+ * calls into Kochava (and Braze) request bodies.  Plain C over its own
+ * JSON parser and writer (kochava_json.h, over an arena) and zlib; jansson
+ * only words the error of a body that the parser refused.  No nginx
+ * headers, so it can be unit-tested, fuzzed and benchmarked on its own.
+ * The nginx glue calls only what this header declares.
  */
 
 
@@ -231,7 +233,7 @@ int kochava_inflate(const char *in, size_t len, size_t limit, char **out,
 
 /*
  * Parses a request body.  The limits of conf are checked on the raw bytes
- * before jansson sees them (message count, nesting; for a single call, the
+ * before the parser sees them (message count, nesting; for a single call, the
  * message size).  Returns 0 and a document, or the HTTP status to answer
  * (400) with its message in err, e.g. "Invalid JSON: ... (line 1, column
  * 17)" or "Too many messages in batch".  The document must be freed with

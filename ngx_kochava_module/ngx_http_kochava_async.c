@@ -6,14 +6,15 @@
  * Async delivery.  Background subrequests of the client's request would
  * keep its connection busy until the last upstream answered: the next
  * request on a keepalive connection would wait behind a slow Kochava.  So
- * the fan-out runs on a request of its own instead, detached from any
- * client: a connection without a socket (fd -1, never in the event loop)
- * and a request in a pool of its own, carrying copies of the outbound
- * bodies and the client location's configuration.  Its subrequests are
- * the same as in sync mode; what failed and may succeed later goes to the
- * spool; when the last one is over the detached request is freed from a
- * posted event.  The client is answered 200 as soon as the fan-out has
- * started.
+ * the fan-out runs on a detached request of its own
+ * (ngx_http_kochava_detached.c), carrying copies of the outbound bodies.
+ *
+ * Acceptance is write-ahead: the outbound records are appended to the
+ * location's spool (one write) before the client's 200, and marked done
+ * when the fan-out is over with them (ngx_http_kochava_spool.c); what is
+ * not marked done when a worker dies is sent by kochava-replay.  When the
+ * last outbound request is over the detached request is freed from a
+ * posted event.
  *
  * In-flight upstream requests keep their (non-cancelable) timers, so a
  * worker that is told to quit or reload finishes them before it exits.
@@ -25,30 +26,45 @@
 #include <ngx_http.h>
 
 #include "ngx_http_kochava_module.h"
+#include "ngx_http_kochava_async.h"
+#include "ngx_http_kochava_fanout.h"
+#include "ngx_http_kochava_detached.h"
+#include "ngx_http_kochava_reply.h"
+#include "ngx_http_kochava_dedup.h"
+#include "ngx_http_kochava_metrics.h"
 
 
 typedef struct {
-    ngx_http_kochava_ctx_t        ctx;
-    ngx_event_t                   done;
-    ngx_connection_t             *connection;
+    ngx_http_kochava_ctx_t        ctx;            /* the detached request's */
+    ngx_http_kochava_fanout_t     fanout;
+    ngx_event_t                   free;
     size_t                        bytes;          /* of the bodies */
     ngx_uint_t                    conns;          /* it may take */
     unsigned                      counted:1;
-    unsigned                      freed:1;
-} ngx_http_kochava_detached_t;
+} ngx_http_kochava_async_t;
 
 
-static ngx_http_kochava_detached_t *ngx_http_kochava_detach(
+/* fsync=on: a client request waiting for the group commit */
+typedef struct {
+    ngx_http_kochava_journal_wait_t   wait;
+    ngx_event_t                       event;
+    ngx_http_request_t               *request;
+} ngx_http_kochava_async_wait_t;
+
+
+static void ngx_http_kochava_async_run(ngx_http_request_t *r,
+    ngx_http_kochava_ctx_t *ctx);
+static void ngx_http_kochava_async_synced(ngx_event_t *ev);
+static void ngx_http_kochava_async_unwait(void *data);
+static ngx_http_kochava_async_t *ngx_http_kochava_async_create(
     ngx_http_request_t *r, ngx_http_kochava_ctx_t *ctx);
-static ngx_connection_t *ngx_http_kochava_fake_connection(
-    ngx_http_request_t *r, ngx_pool_t *pool);
 static ngx_int_t ngx_http_kochava_copy_outs(ngx_pool_t *pool,
     kochava_result_t *to, kochava_result_t *from);
 static ngx_int_t ngx_http_kochava_copy_ids(ngx_pool_t *pool,
     kochava_out_t *out);
-static void ngx_http_kochava_detached_done(ngx_event_t *ev);
-static void ngx_http_kochava_detached_cleanup(void *data);
-static void ngx_http_kochava_free_detached(ngx_http_kochava_detached_t *d);
+static void ngx_http_kochava_async_done(ngx_http_kochava_fanout_t *f);
+static void ngx_http_kochava_async_free(ngx_event_t *ev);
+static void ngx_http_kochava_async_cleanup(void *data);
 static void ngx_http_kochava_spool_all(ngx_http_request_t *r,
     ngx_http_kochava_ctx_t *ctx, const char *why);
 
@@ -58,25 +74,99 @@ static void ngx_http_kochava_spool_all(ngx_http_request_t *r,
  * connections they may take (their own and kochava_concurrency upstream
  * ones each).
  */
-static ngx_uint_t  ngx_http_kochava_detached_n;
-static size_t      ngx_http_kochava_detached_bytes;
-static ngx_uint_t  ngx_http_kochava_detached_conns;
+static ngx_uint_t  ngx_http_kochava_async_n;
+static size_t      ngx_http_kochava_async_bytes;
+static ngx_uint_t  ngx_http_kochava_async_conns;
 
 
 /*
- * Starts the fan-out of ctx's outputs without the client.  Afterwards
- * every output is on its way, in the spool, or (the spool refused it)
- * counted and logged as dropped.
+ * Writes ctx's outputs ahead and starts their fan-out without the
+ * client.  Afterwards every output is on its way, in the spool, or (the
+ * spool refused it) counted and logged.  Returns NGX_OK (the client is
+ * to be answered now), or NGX_DONE (fsync=on: it is answered once the
+ * records are on disk).
  */
 
-void
-ngx_http_kochava_async_start(ngx_http_request_t *r,
+ngx_int_t
+ngx_http_kochava_async_deliver(ngx_http_request_t *r,
     ngx_http_kochava_ctx_t *ctx)
+{
+    uint32_t                        i;
+    ngx_str_t                       uris[KOCHAVA_NDESTS];
+    ngx_pool_cleanup_t             *cln;
+    ngx_http_kochava_loc_conf_t    *klcf;
+    ngx_http_kochava_async_wait_t  *w;
+
+    klcf = ngx_http_get_module_loc_conf(r, ngx_http_kochava_module);
+
+    /*
+     * Write-ahead: the outputs are on disk before the client is answered;
+     * each is marked done when the fan-out is over with it.  A spool
+     * that cannot take them (full, failing) leaves the fan-out without
+     * its journal (logged and counted): the edge stays up.
+     */
+
+    if (klcf->spool) {
+        for (i = 0; i < KOCHAVA_NDESTS; i++) {
+            uris[i] = klcf->pass[i].uri;
+        }
+
+        (void) ngx_http_kochava_journal_write(klcf->spool, ctx->result.outs,
+                                              ctx->result.nouts, uris,
+                                              &ctx->journal,
+                                              r->connection->log);
+    }
+
+    if (ctx->journal.file == NULL || !klcf->spool->fsync) {
+        ngx_http_kochava_async_run(r, ctx);
+        return NGX_OK;
+    }
+
+    /* fsync=on: the answer waits for the group commit */
+
+    w = ngx_pcalloc(r->pool, sizeof(ngx_http_kochava_async_wait_t));
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+
+    if (w == NULL || cln == NULL) {
+        ngx_http_kochava_async_run(r, ctx);
+        return NGX_ERROR;
+    }
+
+    w->request = r;
+    w->wait.event = &w->event;
+    w->event.handler = ngx_http_kochava_async_synced;
+    w->event.data = w;
+    w->event.log = r->connection->log;
+
+    cln->handler = ngx_http_kochava_async_unwait;
+    cln->data = w;
+
+    if (ngx_http_kochava_journal_sync(&ctx->journal, &w->wait,
+                                      r->connection->log)
+        != NGX_OK)
+    {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "kochava: the journal could not be synced to disk");
+        w->wait.rc = NGX_ERROR;
+        ngx_post_event(&w->event, &ngx_posted_events);
+    }
+
+    ngx_http_kochava_async_run(r, ctx);
+
+    return NGX_DONE;
+}
+
+
+/* the fan-out of ctx's outputs, on a detached request or not at all */
+
+static void
+ngx_http_kochava_async_run(ngx_http_request_t *r, ngx_http_kochava_ctx_t *ctx)
 {
     size_t                        bytes;
     uint32_t                      i;
     ngx_uint_t                    conns;
-    ngx_http_kochava_detached_t  *d;
+    ngx_http_kochava_async_t     *a;
+    ngx_http_kochava_fanout_t    *f;
     ngx_http_kochava_loc_conf_t  *klcf;
 
     klcf = ngx_http_get_module_loc_conf(r, ngx_http_kochava_module);
@@ -96,8 +186,8 @@ ngx_http_kochava_async_start(ngx_http_request_t *r,
      * caches'), the outputs go straight to the spool.
      */
 
-    if (ngx_http_kochava_detached_bytes + bytes > klcf->async_backlog
-        || ngx_http_kochava_detached_conns + conns
+    if (ngx_http_kochava_async_bytes + bytes > klcf->async_backlog
+        || ngx_http_kochava_async_conns + conns
            > ngx_cycle->connection_n / 4
         || ngx_cycle->free_connection_n < conns + 1)
     {
@@ -105,342 +195,151 @@ ngx_http_kochava_async_start(ngx_http_request_t *r,
         return;
     }
 
-    d = ngx_http_kochava_detach(r, ctx);
-    if (d == NULL) {
+    a = ngx_http_kochava_async_create(r, ctx);
+    if (a == NULL) {
         ngx_http_kochava_spool_all(r, ctx, "no memory");
         return;
     }
 
-    d->bytes = bytes;
-    d->conns = conns;
-    d->counted = 1;
-    ngx_http_kochava_detached_n++;
-    ngx_http_kochava_detached_bytes += bytes;
-    ngx_http_kochava_detached_conns += conns;
+    /* the journal goes with the fan-out */
+    a->ctx.journal = ctx->journal;
+    ctx->journal.file = NULL;
+
+    a->bytes = bytes;
+    a->conns = conns;
+    a->counted = 1;
+    ngx_http_kochava_metrics_async_fanouts(1);
+    ngx_http_kochava_async_n++;
+    ngx_http_kochava_async_bytes += bytes;
+    ngx_http_kochava_async_conns += conns;
 
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "kochava: async fan-out of %uD requests, %ui running, "
-                   "%uz bytes", d->ctx.result.nouts,
-                   ngx_http_kochava_detached_n,
-                   ngx_http_kochava_detached_bytes);
+                   "%uz bytes", a->ctx.result.nouts,
+                   ngx_http_kochava_async_n,
+                   ngx_http_kochava_async_bytes);
 
-    /*
-     * On a detached request the fan-out spools what it cannot start; it
-     * fails only when it could not start at all (no memory).
-     */
+    f = &a->fanout;
+    f->request = a->ctx.request;
+    f->outs = a->ctx.result.outs;
+    f->nouts = a->ctx.result.nouts;
+    f->app_id = a->ctx.app_id;
+    f->done = ngx_http_kochava_async_done;
+    f->data = a;
+    f->on_disk = (a->ctx.journal.file != NULL);
+    f->durable = (f->on_disk && klcf->spool->fsync);
+    f->no_client = 1;
 
-    if (ngx_http_kochava_fanout_start(d->ctx.request, &d->ctx) != NGX_OK) {
-        ngx_http_kochava_free_detached(d);
+    if (ngx_http_kochava_fanout_start(f) != NGX_OK) {
+        ctx->journal = a->ctx.journal;
+        a->ctx.journal.file = NULL;
+        ngx_http_kochava_detached_free(f->request->connection);
         ngx_http_kochava_spool_all(r, ctx, "no memory");
         return;
     }
 
     /* the subrequests were posted to the detached request: run them */
-    ngx_http_run_posted_requests(d->connection);
+    ngx_http_run_posted_requests(f->request->connection);
 }
 
 
-/*
- * Called by the fan-out when its last output is over (from the detached
- * request's posted write handler): the request is freed from a posted
- * event, once nothing of it is on the stack.
- */
+/* fsync=on: the records are on disk (or the disk failed): the answer */
 
-void
-ngx_http_kochava_async_finish(ngx_http_request_t *r,
+static void
+ngx_http_kochava_async_synced(ngx_event_t *ev)
+{
+    ngx_int_t                       rc;
+    ngx_connection_t               *c;
+    ngx_http_request_t             *r;
+    ngx_http_kochava_ctx_t         *ctx;
+    ngx_http_kochava_async_wait_t  *w;
+
+    w = ev->data;
+    r = w->request;
+    c = r->connection;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_kochava_module);
+
+    if (w->wait.rc == NGX_OK) {
+        rc = ngx_http_kochava_send_result(r, &ctx->result);
+
+    } else {
+        rc = ngx_http_kochava_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                         "Spool unavailable");
+    }
+
+    ngx_http_finalize_request(r, rc);
+    ngx_http_run_posted_requests(c);
+}
+
+
+static void
+ngx_http_kochava_async_unwait(void *data)
+{
+    ngx_http_kochava_async_wait_t *w = data;
+
+    ngx_http_kochava_journal_unwait(&w->wait);
+
+    if (w->event.posted) {
+        ngx_delete_posted_event(&w->event);
+    }
+}
+
+
+static ngx_http_kochava_async_t *
+ngx_http_kochava_async_create(ngx_http_request_t *r,
     ngx_http_kochava_ctx_t *ctx)
 {
-    ngx_http_kochava_detached_t  *d;
+    ngx_pool_cleanup_t        *cln;
+    ngx_http_request_t        *fr;
+    ngx_http_kochava_async_t  *a;
 
-    d = (ngx_http_kochava_detached_t *) ctx;
-
-    ngx_post_event(&d->done, &ngx_posted_events);
-}
-
-
-static ngx_http_kochava_detached_t *
-ngx_http_kochava_detach(ngx_http_request_t *r, ngx_http_kochava_ctx_t *ctx)
-{
-    ngx_log_t                    *log;
-    ngx_time_t                   *tp;
-    ngx_pool_t                   *pool;
-    ngx_connection_t             *c;
-    ngx_pool_cleanup_t           *cln;
-    ngx_http_request_t           *fr;
-    ngx_http_log_ctx_t           *lctx;
-    ngx_http_core_main_conf_t    *cmcf;
-    ngx_http_kochava_detached_t  *d;
-
-    pool = ngx_create_pool(4096, r->connection->log);
-    if (pool == NULL) {
+    fr = ngx_http_kochava_detached_create(r);
+    if (fr == NULL) {
         return NULL;
     }
 
-    d = ngx_pcalloc(pool, sizeof(ngx_http_kochava_detached_t));
-    if (d == NULL) {
+    a = ngx_pcalloc(fr->pool, sizeof(ngx_http_kochava_async_t));
+    if (a == NULL) {
         goto failed;
     }
 
-    c = ngx_http_kochava_fake_connection(r, pool);
-    if (c == NULL) {
-        goto failed;
-    }
-
-    d->connection = c;
-
-    /* the pool outlives the client's connection, and its log with it */
-    pool->log = c->log;
-
-    cln = ngx_pool_cleanup_add(pool, 0);
+    cln = ngx_pool_cleanup_add(fr->pool, 0);
     if (cln == NULL) {
-        goto free;
+        goto failed;
     }
 
-    cln->handler = ngx_http_kochava_detached_cleanup;
-    cln->data = d;
+    cln->handler = ngx_http_kochava_async_cleanup;
+    cln->data = a;
 
-    /* its log: the client location's, naming the detached request */
-
-    log = c->log;
-
-    lctx = ngx_pcalloc(pool, sizeof(ngx_http_log_ctx_t));
-    if (lctx == NULL) {
-        goto free;
-    }
-
-    fr = ngx_pcalloc(pool, sizeof(ngx_http_request_t));
-    if (fr == NULL) {
-        goto free;
-    }
-
-    lctx->connection = c;
-    lctx->request = fr;
-    lctx->current_request = fr;
-
-    log->data = lctx;
-    log->handler = r->connection->log->handler;
-    log->action = "delivering to kochava";
-
-    c->data = fr;
-    c->requests++;
-
-    fr->signature = NGX_HTTP_MODULE;
-    fr->connection = c;
-    fr->pool = pool;
-    fr->main = fr;
-    fr->count = 1;
-
-    fr->main_conf = r->main_conf;
-    fr->srv_conf = r->srv_conf;
-    fr->loc_conf = r->loc_conf;
-
-    fr->ctx = ngx_pcalloc(pool, sizeof(void *) * ngx_http_max_module);
-    if (fr->ctx == NULL) {
-        goto free;
-    }
-
-    cmcf = ngx_http_get_module_main_conf(r, ngx_http_core_module);
-
-    fr->variables = ngx_pcalloc(pool, cmcf->variables.nelts
-                                      * sizeof(ngx_http_variable_value_t));
-    if (fr->variables == NULL) {
-        goto free;
-    }
-
-    if (ngx_list_init(&fr->headers_in.headers, pool, 1,
-                      sizeof(ngx_table_elt_t))
-        != NGX_OK
-        || ngx_list_init(&fr->headers_out.headers, pool, 1,
-                         sizeof(ngx_table_elt_t))
-           != NGX_OK)
-    {
-        goto free;
-    }
-
-    fr->headers_in.content_length_n = -1;
-    fr->headers_in.keep_alive_n = -1;
-    fr->headers_out.content_length_n = -1;
-    fr->headers_out.last_modified_time = -1;
-
-    if (ngx_http_kochava_copy_str(pool, &fr->headers_in.server,
-                                  &r->headers_in.server) != NGX_OK
-        || ngx_http_kochava_copy_str(pool, &fr->request_line,
-                                     &r->request_line) != NGX_OK
-        || ngx_http_kochava_copy_str(pool, &fr->uri, &r->uri) != NGX_OK
-        || ngx_http_kochava_copy_str(pool, &fr->unparsed_uri,
-                                     &r->unparsed_uri) != NGX_OK)
-    {
-        goto free;
-    }
-
-    fr->method = NGX_HTTP_POST;
-    ngx_str_set(&fr->method_name, "POST");
-    fr->http_version = NGX_HTTP_VERSION_11;
-    ngx_str_set(&fr->http_protocol, "HTTP/1.1");
-    fr->log_handler = r->log_handler;
-    fr->uri_changes = NGX_HTTP_MAX_URI_CHANGES + 1;
-    fr->subrequests = NGX_HTTP_MAX_SUBREQUESTS + 1;
-    fr->http_state = NGX_HTTP_PROCESS_REQUEST_STATE;
-    tp = ngx_timeofday();
-    fr->start_sec = tp->sec;
-    fr->start_msec = tp->msec;
-
-    /* no access log line of its own: the client's request has one */
-    fr->logged = 1;
-
-    d->ctx.request = fr;
-    d->ctx.call = ctx->call;
-    d->ctx.detached = 1;
+    a->ctx.request = fr;
+    a->ctx.call = ctx->call;
 
     /* the key of de-duplication entries */
-    if (ngx_http_kochava_copy_str(pool, &d->ctx.app_id, &ctx->app_id)
-        != NGX_OK)
-    {
-        goto free;
-    }
-
-    if (ngx_http_kochava_copy_outs(pool, &d->ctx.result, &ctx->result)
-        != NGX_OK)
-    {
-        goto free;
-    }
-
-    ngx_http_set_ctx(fr, &d->ctx, ngx_http_kochava_module);
-
-    d->done.handler = ngx_http_kochava_detached_done;
-    d->done.data = d;
-    d->done.log = log;
-
-    return d;
-
-free:
-
-    ngx_http_kochava_free_detached(d);
-    return NULL;
-
-failed:
-
-    ngx_destroy_pool(pool);
-    return NULL;
-}
-
-
-/*
- * A connection slot with no socket: its events are never in the event
- * loop.  The client's addresses are copied, so that $remote_addr and
- * friends still mean something in the pass locations.
- */
-
-static ngx_connection_t *
-ngx_http_kochava_fake_connection(ngx_http_request_t *r, ngx_pool_t *pool)
-{
-    ngx_log_t         *log;
-    ngx_connection_t  *c, *rc, *saved;
-
-    rc = r->connection;
-
-    log = ngx_palloc(pool, sizeof(ngx_log_t));
-    if (log == NULL) {
-        return NULL;
-    }
-
-    *log = *rc->log;
-    log->connection = 0;
-
-    /* with fd 0 where there is a table of files; given back at once */
-
-    saved = ngx_cycle->files ? ngx_cycle->files[0] : NULL;
-
-    c = ngx_get_connection(0, log);
-
-    if (ngx_cycle->files) {
-        ngx_cycle->files[0] = saved;
-    }
-
-    if (c == NULL) {
-        return NULL;
-    }
-
-    c->fd = (ngx_socket_t) -1;
-    c->pool = pool;
-    c->log = log;
-    c->read->log = log;
-    c->write->log = log;
-    c->number = ngx_atomic_fetch_add(ngx_connection_counter, 1);
-    log->connection = c->number;
-    c->log_error = NGX_ERROR_INFO;
-
-    /*
-     * The upstream module adds the client connection's events to the
-     * event loop unless they look active already; a write event that is
-     * ready gets no send timer either.  A read event that was ready would
-     * be posted: it is not.
-     */
-    c->read->active = 1;
-    c->read->ready = 0;
-    c->write->active = 1;
-    c->write->ready = 1;
-    c->read->handler = ngx_http_empty_handler;
-    c->write->handler = ngx_http_empty_handler;
-
-    c->listening = rc->listening;
-    c->socklen = rc->socklen;
-    c->local_socklen = rc->local_socklen;
-
-    if (rc->sockaddr) {
-        c->sockaddr = ngx_palloc(pool, rc->socklen);
-        if (c->sockaddr == NULL) {
-            goto failed;
-        }
-
-        ngx_memcpy(c->sockaddr, rc->sockaddr, rc->socklen);
-    }
-
-    if (rc->local_sockaddr) {
-        c->local_sockaddr = ngx_palloc(pool, rc->local_socklen);
-        if (c->local_sockaddr == NULL) {
-            goto failed;
-        }
-
-        ngx_memcpy(c->local_sockaddr, rc->local_sockaddr, rc->local_socklen);
-    }
-
-    if (ngx_http_kochava_copy_str(pool, &c->addr_text, &rc->addr_text)
+    if (ngx_http_kochava_copy_str(fr->pool, &a->ctx.app_id, &ctx->app_id)
         != NGX_OK)
     {
         goto failed;
     }
 
-    return c;
+    if (ngx_http_kochava_copy_outs(fr->pool, &a->ctx.result, &ctx->result)
+        != NGX_OK)
+    {
+        goto failed;
+    }
+
+    ngx_http_set_ctx(fr, &a->ctx, ngx_http_kochava_module);
+
+    a->free.handler = ngx_http_kochava_async_free;
+    a->free.data = a;
+    a->free.log = fr->connection->log;
+
+    return a;
 
 failed:
 
-    c->fd = 0;
-    ngx_free_connection(c);
-    c->fd = (ngx_socket_t) -1;
-
+    ngx_http_kochava_detached_free(fr->connection);
     return NULL;
-}
-
-
-ngx_int_t
-ngx_http_kochava_copy_str(ngx_pool_t *pool, ngx_str_t *to, ngx_str_t *from)
-{
-    to->len = from->len;
-
-    if (from->len == 0) {
-        to->data = (u_char *) "";
-        return NGX_OK;
-    }
-
-    to->data = ngx_pnalloc(pool, from->len);
-    if (to->data == NULL) {
-        return NGX_ERROR;
-    }
-
-    ngx_memcpy(to->data, from->data, from->len);
-
-    return NGX_OK;
 }
 
 
@@ -525,18 +424,65 @@ ngx_http_kochava_copy_ids(ngx_pool_t *pool, kochava_out_t *out)
 }
 
 
+/*
+ * The fan-out is over (from the detached request's posted write handler):
+ * its journal records are marked done, and the request is freed from a
+ * posted event, once nothing of it is on the stack.
+ */
+
 static void
-ngx_http_kochava_detached_done(ngx_event_t *ev)
+ngx_http_kochava_async_done(ngx_http_kochava_fanout_t *f)
 {
-    ngx_http_kochava_detached_t  *d;
+    ngx_http_kochava_async_t *a = f->data;
 
-    d = ev->data;
+    u_char                 *done;
+    ngx_uint_t              i;
+    ngx_http_kochava_sr_t  *s;
 
-    if (d->ctx.request->count != 1) {
+    ngx_log_error(NGX_LOG_INFO, f->request->connection->log, 0,
+                  "kochava: async fan-out of %ui requests over: "
+                  "%ui delivered, %ui refused, %ui failed, "
+                  "%ui of them spooled", f->nouts,
+                  f->outcomes[KOCHAVA_OUTCOME_OK],
+                  f->outcomes[KOCHAVA_OUTCOME_PERMANENT],
+                  f->outcomes[KOCHAVA_OUTCOME_RETRYABLE]
+                  + f->outcomes[KOCHAVA_OUTCOME_TIMEOUT],
+                  f->spooled);
+
+    /*
+     * Done: delivered, refused for good, or written again as a failure
+     * record.  The rest stays in the journal for the replay.  No memory
+     * for the marks marks nothing: sent again, at least once.
+     */
+
+    if (a->ctx.journal.file) {
+        done = ngx_pnalloc(f->request->pool, f->nouts);
+
+        if (done) {
+            for (i = 0; i < f->nouts; i++) {
+                s = &f->srs[i];
+                done[i] = (s->state == NGX_HTTP_KOCHAVA_MSG_DONE || s->record);
+            }
+        }
+
+        ngx_http_kochava_journal_done(&a->ctx.journal, done,
+                                      f->request->connection->log);
+    }
+
+    ngx_post_event(&a->free, &ngx_posted_events);
+}
+
+
+static void
+ngx_http_kochava_async_free(ngx_event_t *ev)
+{
+    ngx_http_kochava_async_t *a = ev->data;
+
+    if (a->ctx.request->count != 1) {
         /* a subrequest is still being finalized: look again later */
         ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ev->log, 0,
                        "kochava: detached request count %d, waiting",
-                       d->ctx.request->count);
+                       a->ctx.request->count);
         ngx_add_timer(ev, 10);
         return;
     }
@@ -544,90 +490,37 @@ ngx_http_kochava_detached_done(ngx_event_t *ev)
     ngx_log_debug0(NGX_LOG_DEBUG_HTTP, ev->log, 0,
                    "kochava: async fan-out over");
 
-    ngx_http_kochava_free_detached(d);
+    ngx_http_kochava_detached_free(a->ctx.request->connection);
 }
 
 
-/* runs however the pool goes away */
+/* runs however the detached request's pool goes away */
 
 static void
-ngx_http_kochava_detached_cleanup(void *data)
+ngx_http_kochava_async_cleanup(void *data)
 {
-    ngx_http_kochava_detached_t *d = data;
+    ngx_http_kochava_async_t *a = data;
 
-    if (d->done.posted) {
-        ngx_delete_posted_event(&d->done);
+    if (a->free.posted) {
+        ngx_delete_posted_event(&a->free);
     }
 
-    if (d->done.timer_set) {
-        ngx_del_timer(&d->done);
+    if (a->free.timer_set) {
+        ngx_del_timer(&a->free);
     }
 
-    if (d->counted) {
-        d->counted = 0;
-        ngx_http_kochava_detached_n--;
-        ngx_http_kochava_detached_bytes -= d->bytes;
-        ngx_http_kochava_detached_conns -= d->conns;
-    }
-}
-
-
-static void
-ngx_http_kochava_free_detached(ngx_http_kochava_detached_t *d)
-{
-    ngx_pool_t          *pool;
-    ngx_connection_t    *c;
-    ngx_http_request_t  *fr;
-    ngx_http_cleanup_t  *cln;
-
-    if (d->freed) {
-        return;
+    if (a->ctx.journal.file) {
+        /* ended before its fan-out did: its records stay for the replay */
+        ngx_http_kochava_journal_done(&a->ctx.journal, NULL, ngx_cycle->log);
     }
 
-    d->freed = 1;
-
-    c = d->connection;
-    pool = c->pool;
-    fr = d->ctx.request;
-
-    /* the upstream cleanups of finished subrequests are no-ops by now */
-
-    if (fr) {
-        for (cln = fr->cleanup; cln; cln = cln->next) {
-            if (cln->handler) {
-                cln->handler(cln->data);
-            }
-        }
-
-        fr->cleanup = NULL;
+    if (a->counted) {
+        a->counted = 0;
+        ngx_http_kochava_metrics_async_fanouts(-1);
+        ngx_http_kochava_async_n--;
+        ngx_http_kochava_async_bytes -= a->bytes;
+        ngx_http_kochava_async_conns -= a->conns;
     }
-
-    c->destroyed = 1;
-
-    if (c->read->timer_set) {
-        ngx_del_timer(c->read);
-    }
-
-    if (c->write->timer_set) {
-        ngx_del_timer(c->write);
-    }
-
-    if (c->read->posted) {
-        ngx_delete_posted_event(c->read);
-    }
-
-    if (c->write->posted) {
-        ngx_delete_posted_event(c->write);
-    }
-
-    c->read->closed = 1;
-    c->write->closed = 1;
-
-    c->fd = 0;
-    ngx_free_connection(c);
-    c->fd = (ngx_socket_t) -1;
-
-    ngx_destroy_pool(pool);
 }
 
 
@@ -637,13 +530,34 @@ static void
 ngx_http_kochava_spool_all(ngx_http_request_t *r,
     ngx_http_kochava_ctx_t *ctx, const char *why)
 {
-    uint32_t  i, spooled;
+    uint32_t                      i, spooled;
+    ngx_http_kochava_loc_conf_t  *klcf;
+
+    if (ctx->journal.file) {
+        /* on disk already: the journal records stay for the replay */
+
+        klcf = ngx_http_get_module_loc_conf(r, ngx_http_kochava_module);
+
+        for (i = 0; i < ctx->result.nouts; i++) {
+            ngx_http_kochava_dedup_mark(r, &ctx->app_id, &ctx->result.outs[i]);
+            ngx_http_kochava_metrics_spooled(klcf->spool->index, 0);
+        }
+
+        ngx_http_kochava_journal_done(&ctx->journal, NULL,
+                                      r->connection->log);
+
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "kochava: async fan-out not started (%s), %uD "
+                      "requests left in the spool's journal", why,
+                      ctx->result.nouts);
+        return;
+    }
 
     spooled = 0;
 
     for (i = 0; i < ctx->result.nouts; i++) {
-        spooled += ngx_http_kochava_spool_out(r, ctx, &ctx->result.outs[i],
-                                              why);
+        spooled += ngx_http_kochava_fanout_spool(r, &ctx->app_id,
+                                                 &ctx->result.outs[i], why);
     }
 
     ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,

@@ -20,6 +20,8 @@
 #include <ngx_http.h>
 
 #include "ngx_http_kochava_module.h"
+#include "ngx_http_kochava_dedup.h"
+#include "ngx_http_kochava_metrics.h"
 
 
 /* App GUID, a NUL byte, messageId: longer keys are never recorded */
@@ -60,7 +62,7 @@ static ngx_int_t ngx_http_kochava_dedup_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
 static void ngx_http_kochava_dedup_insert_value(ngx_rbtree_node_t *temp,
     ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
-static u_char *ngx_http_kochava_dedup_key(ngx_http_kochava_ctx_t *ctx,
+static u_char *ngx_http_kochava_dedup_key(ngx_str_t *app_id,
     const kochava_id_t *id, u_char *buf, size_t *len);
 static ngx_http_kochava_dedup_node_t *ngx_http_kochava_dedup_lookup(
     ngx_http_kochava_dedup_ctx_t *dctx, u_char *key, size_t len,
@@ -359,18 +361,18 @@ ngx_http_kochava_dedup_insert_value(ngx_rbtree_node_t *temp,
  */
 
 static u_char *
-ngx_http_kochava_dedup_key(ngx_http_kochava_ctx_t *ctx,
-    const kochava_id_t *id, u_char *buf, size_t *len)
+ngx_http_kochava_dedup_key(ngx_str_t *app_id, const kochava_id_t *id,
+    u_char *buf, size_t *len)
 {
     u_char  *p;
 
     if (id->data == NULL
-        || ctx->app_id.len + 1 + id->len > NGX_HTTP_KOCHAVA_DEDUP_KEY_MAX)
+        || app_id->len + 1 + id->len > NGX_HTTP_KOCHAVA_DEDUP_KEY_MAX)
     {
         return NULL;
     }
 
-    p = ngx_cpymem(buf, ctx->app_id.data, ctx->app_id.len);
+    p = ngx_cpymem(buf, app_id->data, app_id->len);
     *p++ = '\0';
     p = ngx_cpymem(p, id->data, id->len);
 
@@ -462,7 +464,7 @@ ngx_http_kochava_dedup_seen(void *data, const char *id, size_t len)
     kid.data = id;
     kid.len = len;
 
-    key = ngx_http_kochava_dedup_key(ctx, &kid, buf, &klen);
+    key = ngx_http_kochava_dedup_key(&ctx->app_id, &kid, buf, &klen);
     if (key == NULL) {
         return 0;
     }
@@ -494,7 +496,7 @@ ngx_http_kochava_dedup_seen(void *data, const char *id, size_t len)
 
 
 void
-ngx_http_kochava_dedup_mark(ngx_http_request_t *r, ngx_http_kochava_ctx_t *ctx,
+ngx_http_kochava_dedup_mark(ngx_http_request_t *r, ngx_str_t *app_id,
     kochava_out_t *out)
 {
     size_t                         klen;
@@ -504,7 +506,7 @@ ngx_http_kochava_dedup_mark(ngx_http_request_t *r, ngx_http_kochava_ctx_t *ctx,
     ngx_http_kochava_loc_conf_t   *klcf;
     u_char                         buf[NGX_HTTP_KOCHAVA_DEDUP_KEY_MAX];
 
-    if (out == NULL || out->ids == NULL || ctx == NULL) {
+    if (out == NULL || out->ids == NULL) {
         return;
     }
 
@@ -521,7 +523,7 @@ ngx_http_kochava_dedup_mark(ngx_http_request_t *r, ngx_http_kochava_ctx_t *ctx,
     ngx_shmtx_lock(&dctx->shpool->mutex);
 
     for (i = 0; i < out->count; i++) {
-        key = ngx_http_kochava_dedup_key(ctx, &out->ids[i], buf, &klen);
+        key = ngx_http_kochava_dedup_key(app_id, &out->ids[i], buf, &klen);
 
         if (key) {
             evicted += ngx_http_kochava_dedup_record(dctx, key, klen,

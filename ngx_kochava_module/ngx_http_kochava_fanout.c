@@ -3,10 +3,22 @@
  * Copyright (C) ngx_kochava_module authors
  * SPDX-License-Identifier: BSD-2-Clause
  *
- * Fan-out: every outbound body becomes a background POST subrequest to its
- * pass location, at most kochava_concurrency of them in flight.  Their
- * answers are kept (a few KB) by a filter that swallows them, judged when
- * each one ends, and the client is answered when the last one has.
+ * The fan-out engine: every outbound body becomes a background POST
+ * subrequest to its pass location, at most kochava_concurrency of them
+ * in flight and within the worker's slots.  Their answers are kept (a few
+ * KB) by a filter that swallows them and judged when each one ends; a
+ * retryable failure is written to the location's spool.  The engine knows
+ * nothing of sync or async delivery: it calls the fan-out's done() when
+ * the last message is settled.
+ *
+ * Each message goes PENDING -> STARTED -> DONE | FAILED | SPOOLED (see
+ * ngx_http_kochava_fanout.h); a PENDING one that is not forwarded, or
+ * whose subrequest could not be created, is settled without starting.
+ * The cursor (next) moves only past a message that is no longer PENDING,
+ * so next == in_flight + finished at every step (checked in debug
+ * builds).  The fan-out runs from three wake-ups, all through
+ * ngx_http_kochava_fanout_run(): its start, its request's posted write
+ * handler (an answer came), and a slot handed over.
  */
 
 
@@ -15,25 +27,30 @@
 #include <ngx_http.h>
 
 #include "ngx_http_kochava_module.h"
+#include "ngx_http_kochava_fanout.h"
+#include "ngx_http_kochava_dedup.h"
+#include "ngx_http_kochava_metrics.h"
 
 
-static ngx_int_t ngx_http_kochava_launch(ngx_http_request_t *r,
-    ngx_http_kochava_ctx_t *ctx);
+static void ngx_http_kochava_fanout_cleanup(void *data);
+static void ngx_http_kochava_fanout_wake(ngx_http_request_t *r);
+static void ngx_http_kochava_fanout_slot(void *data);
+static void ngx_http_kochava_fanout_run(ngx_http_kochava_fanout_t *f);
+static ngx_int_t ngx_http_kochava_launch(ngx_http_kochava_fanout_t *f);
 static ngx_int_t ngx_http_kochava_subrequest(ngx_http_request_t *r,
     ngx_http_kochava_sr_t *s, ngx_http_kochava_pass_t *pass);
 static ngx_int_t ngx_http_kochava_sr_headers(ngx_http_request_t *r,
     ngx_http_request_t *sr, size_t len);
 static ngx_int_t ngx_http_kochava_sr_done(ngx_http_request_t *sr, void *data,
     ngx_int_t rc);
-static void ngx_http_kochava_settle(ngx_http_kochava_sr_t *s,
-    kochava_outcome_e outcome);
-static void ngx_http_kochava_wake(ngx_http_request_t *r);
-static void ngx_http_kochava_spool_rest(ngx_http_request_t *r,
-    ngx_http_kochava_ctx_t *ctx);
+static void ngx_http_kochava_sr_status(ngx_http_request_t *sr,
+    ngx_http_kochava_sr_t *s, ngx_int_t rc);
+static kochava_outcome_e ngx_http_kochava_sr_judge(ngx_http_request_t *sr,
+    ngx_http_kochava_sr_t *s);
 static const char *ngx_http_kochava_failure(ngx_http_kochava_sr_t *s,
     kochava_outcome_e outcome, u_char *buf);
-static ngx_int_t ngx_http_kochava_respond(ngx_http_request_t *r,
-    ngx_http_kochava_ctx_t *ctx);
+static void ngx_http_kochava_settle(ngx_http_kochava_sr_t *s,
+    kochava_outcome_e outcome, const char *error);
 static ngx_http_kochava_sr_t *ngx_http_kochava_own(ngx_http_request_t *r);
 static ngx_int_t ngx_http_kochava_header_filter(ngx_http_request_t *r);
 static ngx_int_t ngx_http_kochava_body_filter(ngx_http_request_t *r,
@@ -46,6 +63,22 @@ static ngx_str_t  ngx_http_kochava_json_type = ngx_string("application/json");
 
 static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
 static ngx_http_output_body_filter_pt    ngx_http_next_body_filter;
+
+
+#if (NGX_DEBUG)
+
+#define ngx_http_kochava_fanout_check(f)                                      \
+    ngx_http_kochava_assert((f)->next == (f)->in_flight + (f)->finished      \
+                            && (f)->finished <= (f)->nouts                    \
+                            && (f)->slots.held <= (f)->in_flight,             \
+                            (f)->request->connection->log,                    \
+                            "fan-out counters")
+
+#else
+
+#define ngx_http_kochava_fanout_check(f)
+
+#endif
 
 
 ngx_int_t
@@ -62,136 +95,231 @@ ngx_http_kochava_fanout_init(ngx_conf_t *cf)
 
 
 ngx_int_t
-ngx_http_kochava_fanout_start(ngx_http_request_t *r,
-    ngx_http_kochava_ctx_t *ctx)
+ngx_http_kochava_fanout_start(ngx_http_kochava_fanout_t *f)
 {
-    ngx_uint_t              i;
-    ngx_http_kochava_sr_t  *s;
+    ngx_uint_t               i;
+    ngx_pool_cleanup_t      *cln;
+    ngx_http_request_t      *r;
+    ngx_http_kochava_sr_t   *s;
+    ngx_http_kochava_ctx_t  *ctx;
 
-    ctx->srs = ngx_pcalloc(r->pool,
-                           ctx->result.nouts * sizeof(ngx_http_kochava_sr_t));
-    if (ctx->srs == NULL) {
+    r = f->request;
+
+    f->srs = ngx_pcalloc(r->pool, f->nouts * sizeof(ngx_http_kochava_sr_t));
+    if (f->srs == NULL) {
         return NGX_ERROR;
     }
 
-    for (i = 0; i < ctx->result.nouts; i++) {
-        s = &ctx->srs[i];
-        s->ctx = ctx;
-        s->out = &ctx->result.outs[i];
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    cln->handler = ngx_http_kochava_fanout_cleanup;
+    cln->data = f;
+
+    for (i = 0; i < f->nouts; i++) {
+        s = &f->srs[i];
+        s->fanout = f;
+        s->out = &f->outs[i];
         s->ps.handler = ngx_http_kochava_sr_done;
         s->ps.data = s;
     }
 
-    r->write_event_handler = ngx_http_kochava_wake;
-
-    if (ngx_http_kochava_slots_init(r, ctx) != NGX_OK) {
+    if (ngx_http_kochava_slots_init(r, &f->slots, ngx_http_kochava_fanout_slot,
+                                    f)
+        != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
-    if (ngx_http_kochava_launch(r, ctx) != NGX_OK) {
+    ctx = ngx_http_get_module_ctx(r, ngx_http_kochava_module);
+    ctx->fanout = f;
 
-        if (!ctx->detached) {
-            return NGX_ERROR;
-        }
+    r->write_event_handler = ngx_http_kochava_fanout_wake;
 
-        ngx_http_kochava_spool_rest(r, ctx);
-    }
+    /* what settles now posts the request: done() comes from there */
+    ngx_http_kochava_fanout_run(f);
 
     return NGX_OK;
 }
 
 
 /*
- * Sends ctx's outputs as the location's delivery mode says.  Returns
- * NGX_DONE when the fan-out will answer the client (sync), NGX_OK when
- * the client is to be answered now (async: the outputs are on their way
- * or in the spool), NGX_ERROR.
+ * The request is freed.  Before its fan-out was over, it was terminated
+ * (an HTTP/2 client that went away): the subrequests in flight were torn
+ * down unjudged.  Their slots go back by the slots' own cleanup.
  */
 
-ngx_int_t
-ngx_http_kochava_deliver(ngx_http_request_t *r, ngx_http_kochava_ctx_t *ctx)
+static void
+ngx_http_kochava_fanout_cleanup(void *data)
 {
-    ngx_http_kochava_loc_conf_t  *klcf;
+    ngx_http_kochava_fanout_t *f = data;
 
-    klcf = ngx_http_get_module_loc_conf(r, ngx_http_kochava_module);
-
-    if (klcf->delivery == NGX_HTTP_KOCHAVA_ASYNC) {
-        ngx_http_kochava_async_start(r, ctx);
-        return NGX_OK;
+    if (f->over) {
+        return;
     }
 
-    if (ngx_http_kochava_fanout_start(r, ctx) != NGX_OK) {
-        return NGX_ERROR;
+    ngx_log_error(NGX_LOG_INFO, f->request->connection->log, 0,
+                  "kochava: fan-out ended with its request: %ui of %ui "
+                  "outbound requests in flight, %ui not started",
+                  f->in_flight, f->nouts, f->nouts - f->next);
+
+    ngx_http_kochava_metrics_in_flight(-(ngx_int_t) f->in_flight);
+
+    f->in_flight = 0;
+    f->over = 1;
+}
+
+
+/* the request's write handler while its fan-out runs: an answer came */
+
+static void
+ngx_http_kochava_fanout_wake(ngx_http_request_t *r)
+{
+    ngx_http_kochava_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_kochava_module);
+
+    if (ctx == NULL || ctx->fanout == NULL) {
+        return;
     }
 
-    return NGX_DONE;
+    ctx->fanout->posted = 0;
+
+    ngx_http_kochava_fanout_run(ctx->fanout);
+}
+
+
+/* a worker slot was handed to the fan-out */
+
+static void
+ngx_http_kochava_fanout_slot(void *data)
+{
+    ngx_http_kochava_fanout_t *f = data;
+
+    ngx_http_kochava_fanout_run(f);
+
+    ngx_http_run_posted_requests(f->request->connection);
+}
+
+
+/*
+ * Starts what the caps allow; a message that cannot be started settles,
+ * with the rest, as a retryable failure (spooled when it can be).  When
+ * every message is settled and this is not the start, done() is called.
+ */
+
+static void
+ngx_http_kochava_fanout_run(ngx_http_kochava_fanout_t *f)
+{
+    ngx_http_kochava_sr_t  *s;
+
+    if (f->over) {
+        return;
+    }
+
+    if (ngx_http_kochava_launch(f) != NGX_OK) {
+
+        ngx_log_error(NGX_LOG_ERR, f->request->connection->log, 0,
+                      "kochava: outbound request %ui of %ui could not be "
+                      "started, it and the rest are failed", f->next + 1,
+                      f->nouts);
+
+        while (f->next < f->nouts) {
+            s = &f->srs[f->next++];
+            ngx_http_kochava_settle(s, KOCHAVA_OUTCOME_RETRYABLE,
+                                    "internal error");
+        }
+    }
+
+    if (f->next == f->nouts) {
+        ngx_http_kochava_slots_done(&f->slots);
+    }
+
+    ngx_http_kochava_fanout_check(f);
+
+    if (f->finished < f->nouts || f->posted) {
+        /* a posted wake-up comes: it is the one to end the fan-out */
+        return;
+    }
+
+    ngx_http_kochava_assert(f->in_flight == 0 && f->next == f->nouts,
+                            f->request->connection->log, "fan-out over");
+
+    f->over = 1;
+
+    f->done(f);
 }
 
 
 /*
  * Starts outbound requests until a cap is reached (the request's, the
- * worker's) or none is left.
+ * worker's) or none is left.  NGX_ERROR: the subrequest of the message
+ * at next could not be created (it is still PENDING).
  */
 
 static ngx_int_t
-ngx_http_kochava_launch(ngx_http_request_t *r, ngx_http_kochava_ctx_t *ctx)
+ngx_http_kochava_launch(ngx_http_kochava_fanout_t *f)
 {
+    ngx_http_request_t           *r;
     ngx_http_kochava_sr_t        *s;
     ngx_http_kochava_pass_t      *pass;
     ngx_http_kochava_loc_conf_t  *klcf;
 
+    r = f->request;
     klcf = ngx_http_get_module_loc_conf(r, ngx_http_kochava_module);
 
-    while (ctx->next < ctx->result.nouts
-           && ctx->in_flight < klcf->concurrency)
-    {
-        s = &ctx->srs[ctx->next];
+    while (f->next < f->nouts && f->in_flight < klcf->concurrency) {
+        s = &f->srs[f->next];
         pass = &klcf->pass[s->out->dest];
 
+        ngx_http_kochava_assert(s->state == NGX_HTTP_KOCHAVA_MSG_PENDING,
+                                r->connection->log, "launch of a message "
+                                "that is not pending");
+
         if (pass->uri.len == 0) {
-            ctx->next++;
+            f->next++;
 
             /* e.g. no kochava_identity_pass: that kind is not forwarded */
             ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                           "kochava: no %s location configured, "
                           "message %uD not forwarded",
                           kochava_dest_name(s->out->dest), s->out->index);
-            s->done = 1;
-            ngx_http_kochava_settle(s, KOCHAVA_OUTCOME_PERMANENT);
+            ngx_http_kochava_settle(s, KOCHAVA_OUTCOME_PERMANENT, NULL);
             continue;
         }
 
-        if (ngx_http_kochava_slot_take(r, ctx) == NGX_AGAIN) {
+        if (ngx_http_kochava_slot_take(&f->slots) == NGX_AGAIN) {
             return NGX_OK;
         }
 
-        ctx->next++;
+        /* the cursor moves once the subrequest exists */
 
         if (ngx_http_kochava_subrequest(r, s, pass) != NGX_OK) {
-            ngx_http_kochava_slot_release(ctx);
+            ngx_http_kochava_slot_release(&f->slots);
             return NGX_ERROR;
         }
 
-        ctx->in_flight++;
+        s->state = NGX_HTTP_KOCHAVA_MSG_STARTED;
+        f->next++;
+        f->in_flight++;
+        ngx_http_kochava_metrics_in_flight(1);
 
 #if (NGX_DEBUG)
-        if (ctx->slots_capped) {
+        if (f->slots.capped) {
             ngx_log_debug4(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                            "kochava: message %uD to %V, %ui in flight, "
                            "%ui worker slots taken", s->out->index,
-                           &pass->uri, ctx->in_flight,
+                           &pass->uri, f->in_flight,
                            ngx_http_kochava_slots_taken_n());
 
         } else {
             ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                            "kochava: message %uD to %V, %ui in flight",
-                           s->out->index, &pass->uri, ctx->in_flight);
+                           s->out->index, &pass->uri, f->in_flight);
         }
 #endif
-    }
-
-    if (ctx->next == ctx->result.nouts) {
-        ngx_http_kochava_slots_done(ctx);
     }
 
     return NGX_OK;
@@ -210,6 +338,22 @@ ngx_http_kochava_subrequest(ngx_http_request_t *r, ngx_http_kochava_sr_t *s,
 
     args = pass->args.len ? &pass->args : NULL;
 
+#if (NGX_DEBUG)
+    {
+    ngx_http_kochava_loc_conf_t  *klcf;
+
+    klcf = ngx_http_get_module_loc_conf(r, ngx_http_kochava_module);
+
+    if ((ngx_uint_t) (s - s->fanout->srs) + 1 == klcf->debug_fail_subrequest)
+    {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "kochava: debug: outbound request %ui made to fail",
+                      klcf->debug_fail_subrequest);
+        return NGX_ERROR;
+    }
+    }
+#endif
+
     if (s->out->dest == KOCHAVA_DEST_BRAZE) {
         /*
          * At debug level the proxy module logs the whole upstream request
@@ -222,18 +366,6 @@ ngx_http_kochava_subrequest(ngx_http_request_t *r, ngx_http_kochava_sr_t *s,
             r->connection->log->log_level = NGX_LOG_INFO;
         }
     }
-
-    if (ngx_http_subrequest(r, &pass->uri, args, &sr, &s->ps,
-                            NGX_HTTP_SUBREQUEST_BACKGROUND)
-        != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    sr->method = NGX_HTTP_POST;
-    sr->method_name = ngx_http_kochava_post;
-
-    s->start = ngx_current_msec;
 
     /*
      * A body of its own, with start and end set: the upstream rewinds
@@ -270,7 +402,18 @@ ngx_http_kochava_subrequest(ngx_http_request_t *r, ngx_http_kochava_sr_t *s,
     rb->buf = b;
     rb->rest = 0;
 
+    if (ngx_http_subrequest(r, &pass->uri, args, &sr, &s->ps,
+                            NGX_HTTP_SUBREQUEST_BACKGROUND)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    sr->method = NGX_HTTP_POST;
+    sr->method_name = ngx_http_kochava_post;
     sr->request_body = rb;
+
+    s->start = ngx_current_msec;
 
     return ngx_http_kochava_sr_headers(r, sr, s->out->len);
 }
@@ -348,21 +491,63 @@ ngx_http_kochava_sr_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
 {
     ngx_http_kochava_sr_t *s = data;
 
-    u_char             error[NGX_INT_T_LEN + sizeof(" no answer")];
-    ngx_uint_t         status;
-    kochava_outcome_e  outcome;
+    u_char                      error[NGX_INT_T_LEN + sizeof(" no answer")];
+    kochava_outcome_e           outcome;
+    ngx_http_kochava_fanout_t  *f;
 
-    if (s->done) {
+    if (s->state != NGX_HTTP_KOCHAVA_MSG_STARTED) {
         return rc;
     }
 
-    s->done = 1;
+    f = s->fanout;
+
+    ngx_http_kochava_sr_status(sr, s, rc);
+
+    outcome = ngx_http_kochava_sr_judge(sr, s);
+
+    ngx_http_kochava_metrics_upstream(s->out->dest, outcome,
+                                      ngx_current_msec - s->start);
+
+    if (outcome == KOCHAVA_OUTCOME_OK
+        || outcome == KOCHAVA_OUTCOME_PERMANENT)
+    {
+        ngx_http_kochava_dedup_mark(f->request, &f->app_id, s->out);
+    }
+
+    ngx_http_kochava_settle(s, outcome,
+                            ngx_http_kochava_failure(s, outcome, error));
 
     /*
-     * An error after the upstream's header (a reset, a time-out in the
-     * middle of its body) leaves that header's status behind: the error
-     * wins, so a broken 200 is not taken for a delivery.
+     * A connection reset or a time-out in the middle of the upstream's
+     * answer finalizes the subrequest with NGX_ERROR, which would
+     * terminate the parent: the client's request in sync mode, the
+     * detached one in async mode.  It was judged and counted above; the
+     * subrequest just ends.
      */
+
+    if (rc == NGX_ERROR
+        || (f->no_client
+            && (rc == NGX_HTTP_REQUEST_TIME_OUT
+                || rc == NGX_HTTP_CLIENT_CLOSED_REQUEST)))
+    {
+        return NGX_OK;
+    }
+
+    return rc;
+}
+
+
+/*
+ * The status to judge: an error after the upstream's header (a reset, a
+ * time-out in the middle of its body) leaves that header's status behind;
+ * the error wins, so a broken 200 is not taken for a delivery.
+ */
+
+static void
+ngx_http_kochava_sr_status(ngx_http_request_t *sr, ngx_http_kochava_sr_t *s,
+    ngx_int_t rc)
+{
+    ngx_uint_t  status;
 
     status = sr->headers_out.status;
 
@@ -383,8 +568,17 @@ ngx_http_kochava_sr_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
     }
 
     s->status = status;
+}
 
-    outcome = kochava_judge(s->out->dest, (unsigned) status,
+
+/* the outcome of s's answer (kochava_judge()), logged */
+
+static kochava_outcome_e
+ngx_http_kochava_sr_judge(ngx_http_request_t *sr, ngx_http_kochava_sr_t *s)
+{
+    kochava_outcome_e  outcome;
+
+    outcome = kochava_judge(s->out->dest, (unsigned) s->status,
                             (const char *) s->answer, s->answer_len);
 
     if (outcome == KOCHAVA_OUTCOME_OK && s->out->dest == KOCHAVA_DEST_BRAZE) {
@@ -404,7 +598,7 @@ ngx_http_kochava_sr_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
     case KOCHAVA_OUTCOME_OK:
         ngx_log_debug3(NGX_LOG_DEBUG_HTTP, sr->connection->log, 0,
                        "kochava: %s answered %ui for message %uD",
-                       kochava_dest_name(s->out->dest), status,
+                       kochava_dest_name(s->out->dest), s->status,
                        s->out->index);
         break;
 
@@ -412,59 +606,18 @@ ngx_http_kochava_sr_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
         ngx_log_error(NGX_LOG_ERR, sr->connection->log, 0,
                       "kochava: %s refused message %uD with %ui, "
                       "not retried", kochava_dest_name(s->out->dest),
-                      s->out->index, status);
+                      s->out->index, s->status);
         break;
 
     default:
         ngx_log_error(NGX_LOG_WARN, sr->connection->log, 0,
                       "kochava: %s failed for message %uD with %ui (%s)",
                       kochava_dest_name(s->out->dest), s->out->index,
-                      status, kochava_outcome_name(outcome));
+                      s->status, kochava_outcome_name(outcome));
         break;
     }
 
-    ngx_http_kochava_metrics_upstream(s->out->dest, outcome,
-                                      ngx_current_msec - s->start);
-
-    if (outcome == KOCHAVA_OUTCOME_OK
-        || outcome == KOCHAVA_OUTCOME_PERMANENT)
-    {
-        ngx_http_kochava_dedup_mark(s->ctx->request, s->ctx, s->out);
-    }
-
-    s->ctx->in_flight--;
-    ngx_http_kochava_slot_release(s->ctx);
-
-    if (outcome == KOCHAVA_OUTCOME_RETRYABLE
-        || outcome == KOCHAVA_OUTCOME_TIMEOUT)
-    {
-        if (ngx_http_kochava_spool_out(s->ctx->request, s->ctx, s->out,
-                                       ngx_http_kochava_failure(s, outcome,
-                                                                error)))
-        {
-            s->ctx->spooled++;
-        }
-    }
-
-    ngx_http_kochava_settle(s, outcome);
-
-    /*
-     * A connection reset or a time-out in the middle of the upstream's
-     * answer finalizes the subrequest with NGX_ERROR, which would
-     * terminate the parent: the client's request in sync mode, the
-     * detached one in async mode.  It was judged and counted above; the
-     * subrequest just ends.
-     */
-
-    if (rc == NGX_ERROR
-        || (s->ctx->detached
-            && (rc == NGX_HTTP_REQUEST_TIME_OUT
-                || rc == NGX_HTTP_CLIENT_CLOSED_REQUEST)))
-    {
-        return NGX_OK;
-    }
-
-    return rc;
+    return outcome;
 }
 
 
@@ -498,12 +651,79 @@ ngx_http_kochava_failure(ngx_http_kochava_sr_t *s, kochava_outcome_e outcome,
 
 
 /*
- * Writes a failed output to the location's spool, if it has one.  Returns
- * 1 when the output is on disk, 0 otherwise.
+ * Settles a PENDING or STARTED message with its outcome; a retryable
+ * failure (error: its spool "last_error") goes to the spool.  Wakes the
+ * fan-out's request.
+ */
+
+static void
+ngx_http_kochava_settle(ngx_http_kochava_sr_t *s, kochava_outcome_e outcome,
+    const char *error)
+{
+    ngx_http_kochava_fanout_t  *f;
+
+    f = s->fanout;
+
+    ngx_http_kochava_assert(s->state == NGX_HTTP_KOCHAVA_MSG_PENDING
+                            || s->state == NGX_HTTP_KOCHAVA_MSG_STARTED,
+                            f->request->connection->log,
+                            "a message settled twice");
+
+    if (s->state == NGX_HTTP_KOCHAVA_MSG_STARTED) {
+        f->in_flight--;
+        ngx_http_kochava_metrics_in_flight(-1);
+        ngx_http_kochava_slot_release(&f->slots);
+    }
+
+    s->outcome = outcome;
+    f->outcomes[outcome]++;
+    f->finished++;
+
+    if (outcome == KOCHAVA_OUTCOME_OK
+        || outcome == KOCHAVA_OUTCOME_PERMANENT)
+    {
+        s->state = NGX_HTTP_KOCHAVA_MSG_DONE;
+
+    } else if (error && !f->durable
+               && ngx_http_kochava_fanout_spool(f->request, &f->app_id,
+                                                s->out, error))
+    {
+        s->record = 1;
+        s->state = NGX_HTTP_KOCHAVA_MSG_SPOOLED;
+
+    } else if (f->on_disk) {
+        /* its journal record stays: the replay sends it */
+        s->state = NGX_HTTP_KOCHAVA_MSG_SPOOLED;
+        ngx_http_kochava_dedup_mark(f->request, &f->app_id, s->out);
+
+    } else {
+        s->state = NGX_HTTP_KOCHAVA_MSG_FAILED;
+    }
+
+    if (s->state == NGX_HTTP_KOCHAVA_MSG_SPOOLED) {
+        f->spooled++;
+    }
+
+    /*
+     * Posting, not running: running posted requests from within a
+     * subrequest's finalization is not safe.  Posted once at a time, so
+     * no stale entry outlives the request.
+     */
+
+    if (!f->posted) {
+        f->posted = 1;
+        ngx_http_post_request(f->request, NULL);
+    }
+}
+
+
+/*
+ * Writes a failed output to the spool of r's location, if it has one, as
+ * a failure record.  Returns 1 when the output is on disk, 0 otherwise.
  */
 
 ngx_uint_t
-ngx_http_kochava_spool_out(ngx_http_request_t *r, ngx_http_kochava_ctx_t *ctx,
+ngx_http_kochava_fanout_spool(ngx_http_request_t *r, ngx_str_t *app_id,
     kochava_out_t *out, const char *error)
 {
     ngx_http_kochava_loc_conf_t  *klcf;
@@ -523,172 +743,9 @@ ngx_http_kochava_spool_out(ngx_http_request_t *r, ngx_http_kochava_ctx_t *ctx,
     }
 
     /* on disk is as good as delivered: the replay sends it */
-    ngx_http_kochava_dedup_mark(r, ctx, out);
+    ngx_http_kochava_dedup_mark(r, app_id, out);
 
     return 1;
-}
-
-
-/* a detached fan-out that cannot start its subrequests spools them */
-
-static void
-ngx_http_kochava_spool_rest(ngx_http_request_t *r,
-    ngx_http_kochava_ctx_t *ctx)
-{
-    ngx_http_kochava_sr_t  *s;
-
-    while (ctx->next < ctx->result.nouts) {
-        s = &ctx->srs[ctx->next++];
-        s->done = 1;
-
-        if (ngx_http_kochava_spool_out(r, ctx, s->out, "internal error")) {
-            ctx->spooled++;
-        }
-
-        ngx_http_kochava_settle(s, KOCHAVA_OUTCOME_RETRYABLE);
-    }
-
-    ngx_http_kochava_slots_done(ctx);
-}
-
-
-/* counts an outbound request as over and wakes the client request */
-
-static void
-ngx_http_kochava_settle(ngx_http_kochava_sr_t *s, kochava_outcome_e outcome)
-{
-    ngx_http_kochava_ctx_t  *ctx;
-
-    ctx = s->ctx;
-
-    s->outcome = outcome;
-    ctx->outcomes[outcome]++;
-    ctx->finished++;
-
-    /*
-     * Posting, not running: running posted requests from within a
-     * subrequest's finalization is not safe.  Posted once at a time, so
-     * no stale entry outlives the request.
-     */
-
-    if (!ctx->posted) {
-        ctx->posted = 1;
-        ngx_http_post_request(ctx->request, NULL);
-    }
-}
-
-
-/* the client request's write handler while its fan-out runs */
-
-static void
-ngx_http_kochava_wake(ngx_http_request_t *r)
-{
-    ngx_http_kochava_ctx_t  *ctx;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_kochava_module);
-
-    if (ctx == NULL || ctx->responded) {
-        return;
-    }
-
-    ctx->posted = 0;
-
-    ngx_http_kochava_fanout_step(r, ctx);
-}
-
-
-/*
- * Starts what the caps allow; answers when every output is settled.  Run
- * when an outbound request ended, and when worker slots were handed to
- * the fan-out (ngx_http_kochava_slots.c).
- */
-
-void
-ngx_http_kochava_fanout_step(ngx_http_request_t *r,
-    ngx_http_kochava_ctx_t *ctx)
-{
-    ngx_int_t  rc;
-
-    if (ngx_http_kochava_launch(r, ctx) != NGX_OK) {
-
-        if (!ctx->detached) {
-            ctx->responded = 1;
-            ngx_http_kochava_slots_done(ctx);
-            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-            return;
-        }
-
-        ngx_http_kochava_spool_rest(r, ctx);
-    }
-
-    if (ctx->finished < ctx->result.nouts) {
-        return;
-    }
-
-    ctx->responded = 1;
-
-    if (ctx->detached) {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "kochava: async fan-out of %uD requests over: "
-                      "%ui delivered, %ui refused, %ui failed, "
-                      "%ui of them spooled", ctx->result.nouts,
-                      ctx->outcomes[KOCHAVA_OUTCOME_OK],
-                      ctx->outcomes[KOCHAVA_OUTCOME_PERMANENT],
-                      ctx->outcomes[KOCHAVA_OUTCOME_RETRYABLE]
-                      + ctx->outcomes[KOCHAVA_OUTCOME_TIMEOUT],
-                      ctx->spooled);
-
-        ngx_http_kochava_async_finish(r, ctx);
-        return;
-    }
-
-    rc = ngx_http_kochava_respond(r, ctx);
-
-    ngx_http_finalize_request(r, rc);
-}
-
-
-/*
- * Sync delivery: a retryable failure anywhere makes the SDK keep the call
- * and send it again (503 + Retry-After); permanent failures cannot be
- * helped by a retry and are answered 200.
- */
-
-static ngx_int_t
-ngx_http_kochava_respond(ngx_http_request_t *r, ngx_http_kochava_ctx_t *ctx)
-{
-    size_t               len;
-    ngx_uint_t           failed;
-    const char          *json;
-    kochava_allocator_t  alloc;
-
-    failed = ctx->outcomes[KOCHAVA_OUTCOME_RETRYABLE]
-             + ctx->outcomes[KOCHAVA_OUTCOME_TIMEOUT];
-
-    if (failed && ctx->spooled == failed) {
-        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                      "kochava: %ui of %uD outbound requests failed and "
-                      "were spooled, answered 200", failed,
-                      ctx->result.nouts);
-
-    } else if (failed) {
-        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                      "kochava: %ui of %uD outbound requests failed and "
-                      "may succeed later, answered 503", failed,
-                      ctx->result.nouts);
-
-        return ngx_http_kochava_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                           "Upstream unavailable");
-    }
-
-    ngx_http_kochava_allocator(r, &alloc);
-
-    json = kochava_result_json(&ctx->result, &alloc, &len);
-    if (json == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    return ngx_http_kochava_send_json(r, NGX_HTTP_OK, json, len);
 }
 
 

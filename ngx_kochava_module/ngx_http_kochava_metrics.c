@@ -15,6 +15,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_kochava_module.h"
+#include "ngx_http_kochava_metrics.h"
 
 
 static ngx_int_t ngx_http_kochava_metrics_init_zone(ngx_shm_zone_t *shm_zone,
@@ -144,17 +145,17 @@ ngx_http_kochava_metrics_init(ngx_conf_t *cf)
 static ngx_int_t
 ngx_http_kochava_metrics_log(ngx_http_request_t *r)
 {
-    ngx_uint_t                 i, status;
-    ngx_http_core_loc_conf_t  *clcf;
+    ngx_uint_t                    i, status;
+    ngx_http_kochava_loc_conf_t  *klcf;
 
     if (ngx_http_kochava_metrics == NULL || r != r->main) {
         return NGX_OK;
     }
 
-    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+    klcf = ngx_http_get_module_loc_conf(r, ngx_http_kochava_module);
 
-    if (clcf->handler != ngx_http_kochava_ingest_handler
-        && clcf->handler != ngx_http_kochava_postback_handler)
+    if (klcf->role != NGX_HTTP_KOCHAVA_ROLE_INGEST
+        && klcf->role != NGX_HTTP_KOCHAVA_ROLE_POSTBACK)
     {
         return NGX_OK;
     }
@@ -270,7 +271,17 @@ ngx_http_kochava_metrics_slot_waited(void)
 
 
 void
-ngx_http_kochava_metrics_spooled(size_t bytes)
+ngx_http_kochava_metrics_gauge(size_t offset, ngx_int_t n)
+{
+    if (ngx_http_kochava_metrics) {
+        (void) ngx_atomic_fetch_add((ngx_atomic_t *)
+                            ((u_char *) ngx_http_kochava_metrics + offset), n);
+    }
+}
+
+
+void
+ngx_http_kochava_metrics_spooled(ngx_uint_t index, size_t bytes)
 {
     ngx_http_kochava_metrics_t  *m;
 
@@ -281,7 +292,33 @@ ngx_http_kochava_metrics_spooled(size_t bytes)
     }
 
     (void) ngx_atomic_fetch_add(&m->spool_records, 1);
-    (void) ngx_atomic_fetch_add(&m->spool_bytes, bytes);
+    (void) ngx_atomic_fetch_add(&m->spool_bytes[index], bytes);
+}
+
+
+void
+ngx_http_kochava_metrics_journaled(ngx_uint_t index, ngx_uint_t n,
+    size_t bytes)
+{
+    ngx_http_kochava_metrics_t  *m;
+
+    m = ngx_http_kochava_metrics;
+
+    if (m == NULL) {
+        return;
+    }
+
+    (void) ngx_atomic_fetch_add(&m->journal_records, n);
+    (void) ngx_atomic_fetch_add(&m->spool_bytes[index], bytes);
+}
+
+
+void
+ngx_http_kochava_metrics_unjournaled(ngx_uint_t n)
+{
+    if (ngx_http_kochava_metrics) {
+        (void) ngx_atomic_fetch_add(&ngx_http_kochava_metrics->unjournaled, n);
+    }
 }
 
 
@@ -295,24 +332,41 @@ ngx_http_kochava_metrics_spool_dropped(void)
 }
 
 
+void
+ngx_http_kochava_metrics_spool_bytes_add(ngx_uint_t index, off_t bytes)
+{
+    if (ngx_http_kochava_metrics) {
+        (void) ngx_atomic_fetch_add(
+                   &ngx_http_kochava_metrics->spool_bytes[index],
+                   (ngx_atomic_int_t) bytes);
+    }
+}
+
+
 /* a word-sized aligned store is atomic: the last scan wins */
 
 void
-ngx_http_kochava_metrics_spool_bytes_set(off_t bytes)
+ngx_http_kochava_metrics_spool_bytes_set(ngx_uint_t index, off_t bytes)
 {
     if (ngx_http_kochava_metrics) {
-        ngx_http_kochava_metrics->spool_bytes =
+        ngx_http_kochava_metrics->spool_bytes[index] =
             (ngx_atomic_uint_t) (bytes > 0 ? bytes : 0);
     }
 }
 
 
+/* a gauge taken down past 0 (a file removed before a scan) reads as 0 */
+
 off_t
-ngx_http_kochava_metrics_spool_bytes(void)
+ngx_http_kochava_metrics_spool_bytes(ngx_uint_t index)
 {
+    ngx_atomic_int_t  n;
+
     if (ngx_http_kochava_metrics == NULL) {
         return 0;
     }
 
-    return (off_t) ngx_http_kochava_metrics->spool_bytes;
+    n = (ngx_atomic_int_t) ngx_http_kochava_metrics->spool_bytes[index];
+
+    return n > 0 ? (off_t) n : 0;
 }

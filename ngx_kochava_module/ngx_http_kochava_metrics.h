@@ -3,13 +3,24 @@
  * Copyright (C) ngx_kochava_module authors
  * SPDX-License-Identifier: BSD-2-Clause
  *
- * Counters in shared memory, summed over all workers (docs/metrics.md),
- * and the de-duplication zones.  Included by ngx_http_kochava_module.h.
+ * Counters in shared memory, summed over all workers (docs/metrics.md).
  */
 
 
 #ifndef _NGX_HTTP_KOCHAVA_METRICS_H_INCLUDED_
 #define _NGX_HTTP_KOCHAVA_METRICS_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "kochava_core.h"
+#include "ngx_http_kochava_store.h"
+
+
+/* spool directories a configuration may name (each has its own gauge) */
+#define NGX_HTTP_KOCHAVA_MAX_SPOOLS  16
 
 
 /* upper bounds of kochava_upstream_duration_seconds, in milliseconds */
@@ -52,7 +63,9 @@ typedef struct {
 
     ngx_atomic_t   spool_records;
     ngx_atomic_t   spool_dropped;
-    ngx_atomic_t   spool_bytes;
+    ngx_atomic_t   spool_bytes[NGX_HTTP_KOCHAVA_MAX_SPOOLS];
+    ngx_atomic_t   journal_records;
+    ngx_atomic_t   unjournaled;
 
     ngx_atomic_t   braze_attributed;
     ngx_atomic_t   braze_organic;
@@ -62,6 +75,11 @@ typedef struct {
     ngx_atomic_t   dedup_evicted;
 
     ngx_atomic_t   slot_waits;
+
+    /* gauges: each worker adds and takes back its own part */
+    ngx_atomic_t   in_flight;               /* outbound requests */
+    ngx_atomic_t   slots_taken;             /* kochava_worker_concurrency */
+    ngx_atomic_t   async_fanouts;           /* detached fan-outs running */
 
     /* the fleet store (ngx_http_kochava_store.c) */
     ngx_atomic_t   store_round_trips[KOCHAVA_STORE_NOPS];
@@ -94,45 +112,34 @@ void ngx_http_kochava_metrics_dedup_evicted(ngx_uint_t n);
 /* an outbound request started on a slot it had waited for */
 void ngx_http_kochava_metrics_slot_waited(void);
 
+/* the counter at offset in the zone goes up or down by n */
+void ngx_http_kochava_metrics_gauge(size_t offset, ngx_int_t n);
+
+/* gauges: this worker's outbound requests, slots, async fan-outs +- n */
+#define ngx_http_kochava_metrics_in_flight(n)                                 \
+    ngx_http_kochava_metrics_gauge(                                           \
+        offsetof(ngx_http_kochava_metrics_t, in_flight), n)
+#define ngx_http_kochava_metrics_slots_taken(n)                               \
+    ngx_http_kochava_metrics_gauge(                                           \
+        offsetof(ngx_http_kochava_metrics_t, slots_taken), n)
+#define ngx_http_kochava_metrics_async_fanouts(n)                             \
+    ngx_http_kochava_metrics_gauge(                                           \
+        offsetof(ngx_http_kochava_metrics_t, async_fanouts), n)
+
 /*
- * For the spool (all are no-ops without the zone): a record written
- * (records_total++, spool_bytes += bytes), a record dropped, the bytes in
- * use as a directory scan found them, and the bytes in use.
+ * For the spool whose gauge is index (all are no-ops without the zone): a
+ * failure record written (records_total++, its bytes), journal records
+ * written, requests accepted without a journal, a record dropped, the
+ * bytes in use changed, set from a scan of the directory, and read.
  */
-void ngx_http_kochava_metrics_spooled(size_t bytes);
+void ngx_http_kochava_metrics_spooled(ngx_uint_t index, size_t bytes);
+void ngx_http_kochava_metrics_journaled(ngx_uint_t index, ngx_uint_t n,
+    size_t bytes);
+void ngx_http_kochava_metrics_unjournaled(ngx_uint_t n);
 void ngx_http_kochava_metrics_spool_dropped(void);
-void ngx_http_kochava_metrics_spool_bytes_set(off_t bytes);
-off_t ngx_http_kochava_metrics_spool_bytes(void);
-
-
-/* ngx_http_kochava_status.c: "kochava_status;" */
-
-char *ngx_http_kochava_status(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-
-
-/* ngx_http_kochava_dedup.c */
-
-char *ngx_http_kochava_dedup_zone(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-char *ngx_http_kochava_dedup(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-
-/* kochava_req_t.seen: data is the request's ngx_http_kochava_ctx_t */
-int ngx_http_kochava_dedup_seen(void *data, const char *id, size_t len);
-
-/*
- * Records the messages of one outbound request as delivered (on "ok" or
- * "permanent", or once it is written to the spool): in the zone of r's
- * "kochava_dedup", under the App GUID ctx->app_id, for out->ids.  r may be
- * any request with the ingest location's configuration (the detached
- * request of an async fan-out).
- */
-void ngx_http_kochava_dedup_mark(ngx_http_request_t *r,
-    ngx_http_kochava_ctx_t *ctx, kochava_out_t *out);
-
-/* the kochava_dedup_entries family, for the status page */
-u_char *ngx_http_kochava_dedup_status(u_char *p, u_char *last);
+void ngx_http_kochava_metrics_spool_bytes_add(ngx_uint_t index, off_t bytes);
+void ngx_http_kochava_metrics_spool_bytes_set(ngx_uint_t index, off_t bytes);
+off_t ngx_http_kochava_metrics_spool_bytes(ngx_uint_t index);
 
 
 #endif /* _NGX_HTTP_KOCHAVA_METRICS_H_INCLUDED_ */

@@ -12,6 +12,15 @@
 #include <ngx_http.h>
 
 #include "ngx_http_kochava_module.h"
+#include "ngx_http_kochava_ingest.h"
+#include "ngx_http_kochava_postback.h"
+#include "ngx_http_kochava_status.h"
+#include "ngx_http_kochava_fanout.h"
+#include "ngx_http_kochava_slots.h"
+#include "ngx_http_kochava_spool.h"
+#include "ngx_http_kochava_dedup.h"
+#include "ngx_http_kochava_metrics.h"
+#include "ngx_http_kochava_variables.h"
 
 
 static ngx_int_t ngx_http_kochava_preconfiguration(ngx_conf_t *cf);
@@ -28,6 +37,11 @@ static char *ngx_http_kochava_ingest(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_kochava_postback(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_kochava_status(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_kochava_role(ngx_conf_t *cf,
+    ngx_http_kochava_loc_conf_t *klcf, ngx_uint_t role,
+    ngx_http_handler_pt handler);
 static char *ngx_http_kochava_event_name(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_kochava_consent(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -231,6 +245,18 @@ static ngx_command_t  ngx_http_kochava_commands[] = {
       offsetof(ngx_http_kochava_loc_conf_t, gdpr_applies),
       NULL },
 
+#if (NGX_DEBUG)
+
+    /* fault injection for the tests (t/140-delivery.t): debug builds only */
+    { ngx_string("kochava_debug_fail_subrequest"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_kochava_loc_conf_t, debug_fail_subrequest),
+      NULL },
+
+#endif
+
       ngx_null_command
 };
 
@@ -361,6 +387,7 @@ ngx_http_kochava_create_loc_conf(ngx_conf_t *cf)
     conf->async_backlog = NGX_CONF_UNSET_SIZE;
     conf->spool = NGX_CONF_UNSET_PTR;
     conf->dedup = NGX_CONF_UNSET_PTR;
+    conf->debug_fail_subrequest = NGX_CONF_UNSET_UINT;
 
     return conf;
 }
@@ -372,8 +399,7 @@ ngx_http_kochava_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_kochava_loc_conf_t *prev = parent;
     ngx_http_kochava_loc_conf_t *conf = child;
 
-    ngx_uint_t                 dest;
-    ngx_http_core_loc_conf_t  *clcf;
+    ngx_uint_t  dest;
 
     ngx_conf_merge_ptr_value(conf->app_id, prev->app_id, NULL);
     ngx_conf_merge_ptr_value(conf->settings_api_host, prev->settings_api_host,
@@ -401,6 +427,8 @@ ngx_http_kochava_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                               64 * 1024 * 1024);
     ngx_conf_merge_ptr_value(conf->spool, prev->spool, NULL);
     ngx_conf_merge_ptr_value(conf->dedup, prev->dedup, NULL);
+    ngx_conf_merge_uint_value(conf->debug_fail_subrequest,
+                              prev->debug_fail_subrequest, 0);
 
     for (dest = 0; dest < KOCHAVA_NDESTS; dest++) {
         if (ngx_http_kochava_merge_pass(cf, conf, prev, dest) != NGX_CONF_OK)
@@ -447,10 +475,8 @@ ngx_http_kochava_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         conf->core.nnames = conf->names->nelts;
     }
 
-    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
-
-    if ((clcf->handler == ngx_http_kochava_postback_handler
-         || clcf->handler == ngx_http_kochava_ingest_handler)
+    if ((conf->role == NGX_HTTP_KOCHAVA_ROLE_POSTBACK
+         || conf->role == NGX_HTTP_KOCHAVA_ROLE_INGEST)
         && conf->delivery == NGX_HTTP_KOCHAVA_ASYNC
         && conf->spool == NULL)
     {
@@ -460,7 +486,7 @@ ngx_http_kochava_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         return NGX_CONF_ERROR;
     }
 
-    if (clcf->handler == ngx_http_kochava_postback_handler) {
+    if (conf->role == NGX_HTTP_KOCHAVA_ROLE_POSTBACK) {
 
         if (conf->pass[KOCHAVA_DEST_BRAZE].uri.len == 0) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -472,7 +498,7 @@ ngx_http_kochava_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         return NGX_CONF_OK;
     }
 
-    if (clcf->handler != ngx_http_kochava_ingest_handler) {
+    if (conf->role != NGX_HTTP_KOCHAVA_ROLE_INGEST) {
         return NGX_CONF_OK;
     }
 
@@ -579,21 +605,8 @@ ngx_http_kochava_merge_names(ngx_conf_t *cf, ngx_http_kochava_loc_conf_t *conf,
 static char *
 ngx_http_kochava_ingest(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
-    ngx_http_core_loc_conf_t  *clcf;
-
-    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
-
-    if (clcf->handler == ngx_http_kochava_ingest_handler) {
-        return "is duplicate";
-    }
-
-    clcf->handler = ngx_http_kochava_ingest_handler;
-
-    if (ngx_http_kochava_metrics_add(cf) != NGX_OK) {
-        return NGX_CONF_ERROR;
-    }
-
-    return NGX_CONF_OK;
+    return ngx_http_kochava_role(cf, conf, NGX_HTTP_KOCHAVA_ROLE_INGEST,
+                                 ngx_http_kochava_ingest_handler);
 }
 
 
@@ -602,8 +615,7 @@ ngx_http_kochava_postback(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_kochava_loc_conf_t *klcf = conf;
 
-    ngx_str_t                 *value;
-    ngx_http_core_loc_conf_t  *clcf;
+    ngx_str_t  *value;
 
     if (klcf->postback != NGX_CONF_UNSET_UINT) {
         return "is duplicate";
@@ -625,8 +637,51 @@ ngx_http_kochava_postback(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
+    return ngx_http_kochava_role(cf, klcf, NGX_HTTP_KOCHAVA_ROLE_POSTBACK,
+                                 ngx_http_kochava_postback_handler);
+}
+
+
+static char *
+ngx_http_kochava_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    return ngx_http_kochava_role(cf, conf, NGX_HTTP_KOCHAVA_ROLE_STATUS,
+                                 ngx_http_kochava_status_handler);
+}
+
+
+/*
+ * Makes the location one of the module's, with its content handler: one
+ * role per location ("kochava_ingest" with "kochava_status" in one
+ * location is refused by nginx -t).
+ */
+
+static char *
+ngx_http_kochava_role(ngx_conf_t *cf, ngx_http_kochava_loc_conf_t *klcf,
+    ngx_uint_t role, ngx_http_handler_pt handler)
+{
+    ngx_http_core_loc_conf_t  *clcf;
+
+    static const char  *directives[] = {
+        "", "kochava_ingest", "kochava_postback", "kochava_status"
+    };
+
+    if (klcf->role == role) {
+        return "is duplicate";
+    }
+
+    if (klcf->role != NGX_HTTP_KOCHAVA_ROLE_NONE) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%s\" and \"%s\" in one location: a location "
+                           "has one role, give each its own location",
+                           directives[klcf->role], directives[role]);
+        return NGX_CONF_ERROR;
+    }
+
+    klcf->role = role;
+
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
-    clcf->handler = ngx_http_kochava_postback_handler;
+    clcf->handler = handler;
 
     if (ngx_http_kochava_metrics_add(cf) != NGX_OK) {
         return NGX_CONF_ERROR;

@@ -2,6 +2,10 @@
 /*
  * Copyright (C) ngx_kochava_module authors
  * SPDX-License-Identifier: BSD-2-Clause
+ *
+ * The module's configuration and its per-request context: what every
+ * file of the glue reads.  Each file declares what it offers in its own
+ * header.
  */
 
 
@@ -24,8 +28,31 @@
 /* the longest write key taken from a header or a body */
 #define NGX_HTTP_KOCHAVA_MAX_KEY      512
 
-/* how much of an upstream's answer is kept to judge it */
-#define NGX_HTTP_KOCHAVA_ANSWER_SIZE  4096
+
+/* what a location is, by its directive: one role each */
+typedef enum {
+    NGX_HTTP_KOCHAVA_ROLE_NONE = 0,
+    NGX_HTTP_KOCHAVA_ROLE_INGEST,       /* kochava_ingest */
+    NGX_HTTP_KOCHAVA_ROLE_POSTBACK,     /* kochava_postback */
+    NGX_HTTP_KOCHAVA_ROLE_STATUS        /* kochava_status */
+} ngx_http_kochava_role_e;
+
+
+/*
+ * An invariant of the delivery layer, checked in debug builds: broken, it
+ * is logged at "alert" (tests fail on alerts) with where it broke.
+ */
+#if (NGX_DEBUG)
+#define ngx_http_kochava_assert(cond, log, what)                              \
+    if (!(cond)) {                                                            \
+        ngx_log_error(NGX_LOG_ALERT, log, 0,                                  \
+                      "kochava: invariant broken: %s (%s:%d)", what,          \
+                      __FILE__, __LINE__);                                    \
+        ngx_debug_point();                                                    \
+    }
+#else
+#define ngx_http_kochava_assert(cond, log, what)
+#endif
 
 
 typedef enum {
@@ -52,6 +79,7 @@ typedef struct {
 
 
 typedef struct {
+    ngx_uint_t                    role;           /* not inherited */
     ngx_http_complex_value_t     *app_id;
     ngx_http_complex_value_t     *settings_api_host;  /* NULL: request's */
     ngx_http_complex_value_t     *gdpr_applies;   /* NULL: not sent */
@@ -75,6 +103,9 @@ typedef struct {
 
     ngx_http_kochava_spool_t     *spool;          /* NULL: off */
 
+    /* debug builds: the Nth subrequest of each fan-out fails to start */
+    ngx_uint_t                    debug_fail_subrequest;
+
     ngx_array_t                  *names;          /* of kochava_name_t */
     ngx_shm_zone_t               *dedup;          /* NULL: off */
 
@@ -82,30 +113,12 @@ typedef struct {
 } ngx_http_kochava_loc_conf_t;
 
 
-typedef struct ngx_http_kochava_ctx_s  ngx_http_kochava_ctx_t;
+/* the fan-out engine's (ngx_http_kochava_fanout.h) */
+typedef struct ngx_http_kochava_fanout_s  ngx_http_kochava_fanout_t;
 
 
-/* one outbound request: a subrequest to a pass location */
+/* per ingest or postback request (and per detached request) */
 typedef struct {
-    ngx_http_kochava_ctx_t       *ctx;
-    kochava_out_t                *out;
-    ngx_http_post_subrequest_t    ps;
-
-    ngx_uint_t                    status;
-    u_char                       *answer;
-    size_t                        answer_len;
-    kochava_outcome_e             outcome;
-    size_t                        errors;         /* Braze's errors[] */
-    ngx_msec_t                    start;          /* when it was sent */
-
-    unsigned                      done:1;
-    unsigned                      complete:1;     /* the answer's end came */
-    unsigned                      answered:1;     /* by the upstream */
-} ngx_http_kochava_sr_t;
-
-
-/* per client request */
-struct ngx_http_kochava_ctx_s {
     ngx_http_request_t           *request;
     kochava_call_e                call;
 
@@ -117,81 +130,14 @@ struct ngx_http_kochava_ctx_s {
     kochava_result_t              result;
     ngx_str_t                     error;          /* $kochava_error */
 
-    ngx_http_kochava_sr_t        *srs;
-    ngx_uint_t                    next;           /* next output to send */
-    ngx_uint_t                    in_flight;
-    ngx_uint_t                    finished;
-    ngx_uint_t                    outcomes[KOCHAVA_NOUTCOMES];
-    ngx_uint_t                    spooled;        /* failed, on disk */
+    ngx_http_kochava_fanout_t    *fanout;         /* NULL: none runs */
+    ngx_http_kochava_journal_t    journal;        /* async: write-ahead */
 
-    /* kochava_worker_concurrency (ngx_http_kochava_slots.c) */
-    ngx_queue_t                   slots_link;     /* waiting for a slot */
-    ngx_event_t                   slot_event;     /* a slot was handed */
-    ngx_uint_t                    slots_held;     /* by running requests */
-    ngx_uint_t                    slots_granted;  /* handed, not used */
-    unsigned                      slots_capped:1;
-    unsigned                      slots_queued:1;
-
-    unsigned                      posted:1;
-    unsigned                      responded:1;
-    unsigned                      detached:1;     /* async fan-out */
     unsigned                      settings:1;     /* .../settings */
-};
+} ngx_http_kochava_ctx_t;
 
 
 extern ngx_module_t  ngx_http_kochava_module;
-
-
-ngx_int_t ngx_http_kochava_ingest_handler(ngx_http_request_t *r);
-ngx_int_t ngx_http_kochava_postback_handler(ngx_http_request_t *r);
-ngx_int_t ngx_http_kochava_request_body(ngx_http_request_t *r,
-    ngx_str_t *body);
-
-ngx_str_t *ngx_http_kochava_log_text(ngx_http_request_t *r,
-    const char *text);
-void ngx_http_kochava_allocator(ngx_http_request_t *r,
-    kochava_allocator_t *a);
-ngx_int_t ngx_http_kochava_send_json(ngx_http_request_t *r,
-    ngx_uint_t status, const char *body, size_t len);
-ngx_int_t ngx_http_kochava_send_error(ngx_http_request_t *r,
-    ngx_uint_t status, const char *message);
-
-ngx_int_t ngx_http_kochava_deliver(ngx_http_request_t *r,
-    ngx_http_kochava_ctx_t *ctx);
-ngx_int_t ngx_http_kochava_fanout_start(ngx_http_request_t *r,
-    ngx_http_kochava_ctx_t *ctx);
-ngx_int_t ngx_http_kochava_fanout_init(ngx_conf_t *cf);
-void ngx_http_kochava_fanout_step(ngx_http_request_t *r,
-    ngx_http_kochava_ctx_t *ctx);
-ngx_uint_t ngx_http_kochava_spool_out(ngx_http_request_t *r,
-    ngx_http_kochava_ctx_t *ctx, kochava_out_t *out, const char *error);
-
-ngx_int_t ngx_http_kochava_slots_init(ngx_http_request_t *r,
-    ngx_http_kochava_ctx_t *ctx);
-ngx_int_t ngx_http_kochava_slot_take(ngx_http_request_t *r,
-    ngx_http_kochava_ctx_t *ctx);
-void ngx_http_kochava_slot_release(ngx_http_kochava_ctx_t *ctx);
-void ngx_http_kochava_slots_done(ngx_http_kochava_ctx_t *ctx);
-ngx_uint_t ngx_http_kochava_slots_taken_n(void);
-char *ngx_http_kochava_worker_concurrency(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-
-void ngx_http_kochava_async_start(ngx_http_request_t *r,
-    ngx_http_kochava_ctx_t *ctx);
-void ngx_http_kochava_async_finish(ngx_http_request_t *r,
-    ngx_http_kochava_ctx_t *ctx);
-ngx_int_t ngx_http_kochava_copy_str(ngx_pool_t *pool, ngx_str_t *to,
-    ngx_str_t *from);
-
-ngx_int_t ngx_http_kochava_add_variables(ngx_conf_t *cf);
-
-void ngx_http_kochava_metrics_spooled(size_t bytes);
-void ngx_http_kochava_metrics_spool_dropped(void);
-void ngx_http_kochava_metrics_spool_bytes_set(off_t bytes);
-off_t ngx_http_kochava_metrics_spool_bytes(void);
-
-
-#include "ngx_http_kochava_metrics.h"
 
 
 #endif /* _NGX_HTTP_KOCHAVA_MODULE_H_INCLUDED_ */

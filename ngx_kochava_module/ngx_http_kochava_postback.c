@@ -15,6 +15,10 @@
 #include <ngx_http.h>
 
 #include "ngx_http_kochava_module.h"
+#include "ngx_http_kochava_postback.h"
+#include "ngx_http_kochava_deliver.h"
+#include "ngx_http_kochava_reply.h"
+#include "ngx_http_kochava_metrics.h"
 
 
 static void ngx_http_kochava_postback_body(ngx_http_request_t *r);
@@ -121,8 +125,7 @@ ngx_http_kochava_postback_process(ngx_http_request_t *r, ngx_str_t *params,
 {
     int                           rc;
     char                          err[256];
-    size_t                        len;
-    const char                   *answer, *source;
+    const char                   *source;
     kochava_allocator_t           alloc;
     ngx_http_kochava_ctx_t       *ctx;
     ngx_http_kochava_loc_conf_t  *klcf;
@@ -179,24 +182,7 @@ ngx_http_kochava_postback_process(ngx_http_request_t *r, ngx_str_t *params,
                       "%uD request to Braze", source, ctx->result.nouts);
     }
 
-    if (ctx->result.nouts) {
-        rc = ngx_http_kochava_deliver(r, ctx);
-
-        if (rc == NGX_ERROR) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        if (rc == NGX_DONE) {
-            return NGX_DONE;
-        }
-    }
-
-    answer = kochava_result_json(&ctx->result, &alloc, &len);
-    if (answer == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    return ngx_http_kochava_send_json(r, NGX_HTTP_OK, answer, len);
+    return ngx_http_kochava_deliver(r, ctx);
 }
 
 

@@ -15,6 +15,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_kochava_module.h"
+#include "ngx_http_kochava_reply.h"
 #include "ngx_http_kochava_settings.h"
 
 

@@ -7,8 +7,9 @@
  * N, at most N subrequests of all fan-outs (sync, async, postbacks) are in
  * flight in a worker.  A fan-out that finds no free slot waits in a FIFO
  * queue; a slot that frees goes to the fan-out at its head, which is
- * woken with a posted event.  A slot handed over stays counted as taken,
- * so a fan-out that arrives meanwhile cannot take it first.
+ * woken through the callback it registered, from a posted event.  A slot
+ * handed over stays counted as taken, so a fan-out that arrives meanwhile
+ * cannot take it first.  Nothing here knows what a fan-out is.
  */
 
 
@@ -17,6 +18,8 @@
 #include <ngx_http.h>
 
 #include "ngx_http_kochava_module.h"
+#include "ngx_http_kochava_slots.h"
+#include "ngx_http_kochava_metrics.h"
 
 
 static void ngx_http_kochava_slot_wake(ngx_event_t *ev);
@@ -30,7 +33,7 @@ static ngx_queue_t  ngx_http_kochava_slots_queue;
 
 
 /*
- * Prepares ctx's fan-out for the worker's cap, if there is one: its wake
+ * Prepares slots for the worker's cap, if there is one: its wake
  * event, and a cleanup of its request's pool that gives back its slots
  * however the request ends (a client request that is terminated does not
  * see its subrequests' ends).
@@ -38,16 +41,17 @@ static ngx_queue_t  ngx_http_kochava_slots_queue;
 
 ngx_int_t
 ngx_http_kochava_slots_init(ngx_http_request_t *r,
-    ngx_http_kochava_ctx_t *ctx)
+    ngx_http_kochava_slots_t *slots, ngx_http_kochava_slots_wake_pt wake,
+    void *data)
 {
     ngx_pool_cleanup_t            *cln;
     ngx_http_kochava_main_conf_t  *kmcf;
 
     kmcf = ngx_http_get_module_main_conf(r, ngx_http_kochava_module);
 
-    ctx->slots_capped = (kmcf->worker_concurrency != 0);
+    slots->capped = (kmcf->worker_concurrency != 0);
 
-    if (!ctx->slots_capped) {
+    if (!slots->capped) {
         return NGX_OK;
     }
 
@@ -61,53 +65,57 @@ ngx_http_kochava_slots_init(ngx_http_request_t *r,
     }
 
     cln->handler = ngx_http_kochava_slots_cleanup;
-    cln->data = ctx;
+    cln->data = slots;
 
-    ctx->slot_event.handler = ngx_http_kochava_slot_wake;
-    ctx->slot_event.data = ctx;
-    ctx->slot_event.log = r->connection->log;
+    slots->wake = wake;
+    slots->data = data;
+    slots->event.handler = ngx_http_kochava_slot_wake;
+    slots->event.data = slots;
+    slots->event.log = r->connection->log;
 
     return NGX_OK;
 }
 
 
 /*
- * Takes a slot for one outbound request of ctx.  Returns NGX_OK, or
+ * Takes a slot for one outbound request.  Returns NGX_OK, or
  * NGX_AGAIN when the fan-out must wait (it is queued then, and woken when
  * a slot is handed to it).
  */
 
 ngx_int_t
-ngx_http_kochava_slot_take(ngx_http_request_t *r, ngx_http_kochava_ctx_t *ctx)
+ngx_http_kochava_slot_take(ngx_http_kochava_slots_t *slots)
 {
     ngx_http_kochava_main_conf_t  *kmcf;
 
-    if (!ctx->slots_capped) {
+    if (!slots->capped) {
         return NGX_OK;
     }
 
-    if (ctx->slots_granted) {
-        ctx->slots_granted--;
-        ctx->slots_held++;
+    if (slots->granted) {
+        slots->granted--;
+        slots->held++;
         ngx_http_kochava_metrics_slot_waited();
         return NGX_OK;
     }
 
-    kmcf = ngx_http_get_module_main_conf(r, ngx_http_kochava_module);
+    kmcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
+                                               ngx_http_kochava_module);
 
     if (ngx_http_kochava_slots_taken < kmcf->worker_concurrency
         && ngx_queue_empty(&ngx_http_kochava_slots_queue))
     {
         ngx_http_kochava_slots_taken++;
-        ctx->slots_held++;
+        ngx_http_kochava_metrics_slots_taken(1);
+        slots->held++;
         return NGX_OK;
     }
 
-    if (!ctx->slots_queued) {
-        ngx_queue_insert_tail(&ngx_http_kochava_slots_queue, &ctx->slots_link);
-        ctx->slots_queued = 1;
+    if (!slots->queued) {
+        ngx_queue_insert_tail(&ngx_http_kochava_slots_queue, &slots->link);
+        slots->queued = 1;
 
-        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, slots->event.log, 0,
                        "kochava: fan-out waits for a worker slot, "
                        "%ui taken", ngx_http_kochava_slots_taken);
     }
@@ -116,43 +124,110 @@ ngx_http_kochava_slot_take(ngx_http_request_t *r, ngx_http_kochava_ctx_t *ctx)
 }
 
 
-/* an outbound request of ctx is over: its slot goes to the next in line */
+/* an outbound request is over: its slot goes to the next in line */
 
 void
-ngx_http_kochava_slot_release(ngx_http_kochava_ctx_t *ctx)
+ngx_http_kochava_slot_release(ngx_http_kochava_slots_t *slots)
 {
-    if (!ctx->slots_capped || ctx->slots_held == 0) {
+    if (!slots->capped || slots->held == 0) {
         return;
     }
 
-    ctx->slots_held--;
+    slots->held--;
     ngx_http_kochava_slot_free();
 }
 
 
 /*
- * ctx will start nothing more: slots handed to it and not used go on,
- * and it leaves the queue.
+ * slots' holder starts nothing more: slots handed to it and not used go
+ * on, and it leaves the queue.
  */
 
 void
-ngx_http_kochava_slots_done(ngx_http_kochava_ctx_t *ctx)
+ngx_http_kochava_slots_done(ngx_http_kochava_slots_t *slots)
 {
-    if (!ctx->slots_capped) {
+    if (!slots->capped) {
         return;
     }
 
-    if (ctx->slots_queued) {
-        ngx_queue_remove(&ctx->slots_link);
-        ctx->slots_queued = 0;
+    if (slots->queued) {
+        ngx_queue_remove(&slots->link);
+        slots->queued = 0;
     }
 
-    if (ctx->slot_event.posted) {
-        ngx_delete_posted_event(&ctx->slot_event);
+    if (slots->event.posted) {
+        ngx_delete_posted_event(&slots->event);
     }
 
-    while (ctx->slots_granted) {
-        ctx->slots_granted--;
+    while (slots->granted) {
+        slots->granted--;
+        ngx_http_kochava_slot_free();
+    }
+}
+
+
+/* slots taken by the worker, for the debug log */
+
+ngx_uint_t
+ngx_http_kochava_slots_taken_n(void)
+{
+    return ngx_http_kochava_slots_taken;
+}
+
+
+static void
+ngx_http_kochava_slot_free(void)
+{
+    ngx_queue_t               *q;
+    ngx_http_kochava_slots_t  *next;
+
+    if (ngx_queue_empty(&ngx_http_kochava_slots_queue)) {
+        ngx_http_kochava_slots_taken--;
+        ngx_http_kochava_metrics_slots_taken(-1);
+        return;
+    }
+
+    q = ngx_queue_head(&ngx_http_kochava_slots_queue);
+    ngx_queue_remove(q);
+
+    next = ngx_queue_data(q, ngx_http_kochava_slots_t, link);
+    next->queued = 0;
+    next->granted++;
+
+    if (!next->event.posted) {
+        ngx_post_event(&next->event, &ngx_posted_events);
+    }
+}
+
+
+/* a slot was handed to a waiting holder: it takes it */
+
+static void
+ngx_http_kochava_slot_wake(ngx_event_t *ev)
+{
+    ngx_http_kochava_slots_t  *slots;
+
+    slots = ev->data;
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ev->log, 0,
+                   "kochava: fan-out woken with %ui worker slot(s)",
+                   slots->granted);
+
+    slots->wake(slots->data);
+}
+
+
+/* the request is freed: every slot it holds or was given goes on */
+
+static void
+ngx_http_kochava_slots_cleanup(void *data)
+{
+    ngx_http_kochava_slots_t *slots = data;
+
+    ngx_http_kochava_slots_done(slots);
+
+    while (slots->held) {
+        slots->held--;
         ngx_http_kochava_slot_free();
     }
 }
@@ -193,78 +268,4 @@ ngx_http_kochava_worker_concurrency(ngx_conf_t *cf, ngx_command_t *cmd,
     kmcf->worker_concurrency = n;
 
     return NGX_CONF_OK;
-}
-
-
-/* slots taken by the worker, for the debug log */
-
-ngx_uint_t
-ngx_http_kochava_slots_taken_n(void)
-{
-    return ngx_http_kochava_slots_taken;
-}
-
-
-static void
-ngx_http_kochava_slot_free(void)
-{
-    ngx_queue_t             *q;
-    ngx_http_kochava_ctx_t  *next;
-
-    if (ngx_queue_empty(&ngx_http_kochava_slots_queue)) {
-        ngx_http_kochava_slots_taken--;
-        return;
-    }
-
-    q = ngx_queue_head(&ngx_http_kochava_slots_queue);
-    ngx_queue_remove(q);
-
-    next = ngx_queue_data(q, ngx_http_kochava_ctx_t, slots_link);
-    next->slots_queued = 0;
-    next->slots_granted++;
-
-    if (!next->slot_event.posted) {
-        ngx_post_event(&next->slot_event, &ngx_posted_events);
-    }
-}
-
-
-/* a slot was handed to a waiting fan-out: it starts what it can */
-
-static void
-ngx_http_kochava_slot_wake(ngx_event_t *ev)
-{
-    ngx_connection_t        *c;
-    ngx_http_request_t      *r;
-    ngx_http_kochava_ctx_t  *ctx;
-
-    ctx = ev->data;
-    r = ctx->request;
-    c = r->connection;
-
-    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, c->log, 0,
-                   "kochava: fan-out woken with %ui worker slot(s)",
-                   ctx->slots_granted);
-
-    if (!ctx->responded) {
-        ngx_http_kochava_fanout_step(r, ctx);
-    }
-
-    ngx_http_run_posted_requests(c);
-}
-
-
-/* the request is freed: every slot it holds or was given goes on */
-
-static void
-ngx_http_kochava_slots_cleanup(void *data)
-{
-    ngx_http_kochava_ctx_t *ctx = data;
-
-    ngx_http_kochava_slots_done(ctx);
-
-    while (ctx->slots_held) {
-        ctx->slots_held--;
-        ngx_http_kochava_slot_free();
-    }
 }

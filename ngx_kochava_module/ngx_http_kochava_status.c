@@ -13,15 +13,19 @@
 #include <ngx_http.h>
 
 #include "ngx_http_kochava_module.h"
+#include "ngx_http_kochava_status.h"
+#include "ngx_http_kochava_dedup.h"
+#include "ngx_http_kochava_metrics.h"
 
 
 /* at most this much text: about 150 series of at most 120 bytes */
 #define NGX_HTTP_KOCHAVA_STATUS_SIZE  32768
 
 
-static ngx_int_t ngx_http_kochava_status_handler(ngx_http_request_t *r);
 static u_char *ngx_http_kochava_status_write(u_char *p, u_char *last,
-    ngx_http_kochava_metrics_t *m);
+    ngx_http_kochava_metrics_t *m, ngx_array_t *spools);
+static u_char *ngx_http_kochava_status_label(u_char *p, u_char *last,
+    ngx_str_t *value);
 static u_char *ngx_http_kochava_status_histogram(u_char *p, u_char *last,
     ngx_http_kochava_metrics_t *m);
 
@@ -49,35 +53,17 @@ static const char  *ngx_http_kochava_install_names[] = {
 };
 
 
-char *
-ngx_http_kochava_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_http_core_loc_conf_t  *clcf;
-
-    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
-
-    if (clcf->handler == ngx_http_kochava_status_handler) {
-        return "is duplicate";
-    }
-
-    clcf->handler = ngx_http_kochava_status_handler;
-
-    if (ngx_http_kochava_metrics_add(cf) != NGX_OK) {
-        return NGX_CONF_ERROR;
-    }
-
-    return NGX_CONF_OK;
-}
 
 
-static ngx_int_t
+ngx_int_t
 ngx_http_kochava_status_handler(ngx_http_request_t *r)
 {
-    u_char                      *p;
-    ngx_int_t                    rc;
-    ngx_buf_t                   *b;
-    ngx_chain_t                  out;
-    ngx_http_kochava_metrics_t  *m;
+    u_char                        *p;
+    ngx_int_t                      rc;
+    ngx_buf_t                     *b;
+    ngx_chain_t                    out;
+    ngx_http_kochava_metrics_t    *m;
+    ngx_http_kochava_main_conf_t  *kmcf;
 
     if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
         return NGX_HTTP_NOT_ALLOWED;
@@ -101,7 +87,9 @@ ngx_http_kochava_status_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    p = ngx_http_kochava_status_write(b->last, b->end, m);
+    kmcf = ngx_http_get_module_main_conf(r, ngx_http_kochava_module);
+
+    p = ngx_http_kochava_status_write(b->last, b->end, m, &kmcf->spools);
 
     if (p == b->end) {
         ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
@@ -137,12 +125,20 @@ ngx_http_kochava_status_handler(ngx_http_request_t *r)
                           "# TYPE " name " " type "\n")
 
 
+/* a family of one series without labels */
+#define ngx_http_kochava_single(p, last, name, type, help, value)            \
+    ngx_slprintf(ngx_http_kochava_head(p, last, name, type, help), last,     \
+                 name " %A\n", (ngx_atomic_int_t) (value))
+
+
 /* returns last when the text did not fit */
 
 static u_char *
 ngx_http_kochava_status_write(u_char *p, u_char *last,
-    ngx_http_kochava_metrics_t *m)
+    ngx_http_kochava_metrics_t *m, ngx_array_t *spools)
 {
+    ngx_http_kochava_spool_t  **spool;
+
     ngx_uint_t  i, d, o;
 
     p = ngx_http_kochava_head(p, last, "kochava_messages_received_total",
@@ -224,9 +220,46 @@ ngx_http_kochava_status_write(u_char *p, u_char *last,
     p = ngx_slprintf(p, last, "kochava_spool_dropped_total %uA\n",
                      m->spool_dropped);
 
+    p = ngx_http_kochava_single(p, last, "kochava_journal_records_total",
+                                "counter",
+                                "Write-ahead records of async requests.",
+                                m->journal_records);
+
+    p = ngx_http_kochava_single(p, last, "kochava_unjournaled_total",
+                                "counter",
+                                "Async outbound requests accepted without "
+                                "a write-ahead record (spool full or "
+                                "failing).", m->unjournaled);
+
     p = ngx_http_kochava_head(p, last, "kochava_spool_bytes", "gauge",
                               "Bytes in the spool directory.");
-    p = ngx_slprintf(p, last, "kochava_spool_bytes %uA\n", m->spool_bytes);
+
+    if (spools->nelts == 0) {
+        p = ngx_slprintf(p, last, "kochava_spool_bytes 0\n");
+    }
+
+    spool = spools->elts;
+
+    for (i = 0; i < spools->nelts; i++) {
+        p = ngx_slprintf(p, last, "kochava_spool_bytes{spool=\"");
+        p = ngx_http_kochava_status_label(p, last, &spool[i]->path);
+        p = ngx_slprintf(p, last, "\"} %O\n",
+                         ngx_http_kochava_metrics_spool_bytes(
+                                                         spool[i]->index));
+    }
+
+    p = ngx_http_kochava_single(p, last, "kochava_upstream_in_flight",
+                                "gauge", "Outbound requests in flight.",
+                                m->in_flight);
+
+    p = ngx_http_kochava_single(p, last, "kochava_worker_slots_taken",
+                                "gauge",
+                                "Slots of kochava_worker_concurrency taken "
+                                "(handed over ones included).",
+                                m->slots_taken);
+
+    p = ngx_http_kochava_single(p, last, "kochava_async_fanouts", "gauge",
+                                "Async fan-outs running.", m->async_fanouts);
 
     p = ngx_http_kochava_head(p, last, "kochava_braze_installs_total",
                               "counter",
@@ -308,6 +341,32 @@ ngx_http_kochava_status_histogram(u_char *p, u_char *last,
                          "kochava_upstream_duration_seconds_count{"
                          "destination=\"%s\"} %uA\n",
                          name, n, name, ms / 1000, ms % 1000, name, n);
+    }
+
+    return p;
+}
+
+
+/* a label value: backslash, double quote and newline escaped */
+
+static u_char *
+ngx_http_kochava_status_label(u_char *p, u_char *last, ngx_str_t *value)
+{
+    u_char  *v, *end;
+
+    end = value->data + value->len;
+
+    for (v = value->data; v < end && p < last; v++) {
+
+        if (*v == '\\' || *v == '"' || *v == '\n') {
+            *p++ = '\\';
+
+            if (p == last) {
+                break;
+            }
+        }
+
+        *p++ = (*v == '\n') ? 'n' : *v;
     }
 
     return p;

@@ -31,6 +31,8 @@
 #include <ngx_http.h>
 
 #include "ngx_http_kochava_module.h"
+#include "ngx_http_kochava_metrics.h"
+#include "ngx_http_kochava_dedup.h"
 #include "ngx_http_kochava_store.h"
 
 

@@ -24,6 +24,8 @@
 #include <ngx_http.h>
 
 #include "ngx_http_kochava_module.h"
+#include "ngx_http_kochava_metrics.h"
+#include "ngx_http_kochava_dedup.h"
 
 
 /* ids of one probe at most, as a batch's messages */

@@ -13,6 +13,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_kochava_module.h"
+#include "ngx_http_kochava_variables.h"
 
 
 typedef enum {

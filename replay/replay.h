@@ -89,6 +89,7 @@ typedef struct {
     const char               *line;          /* without its '\n' */
     size_t                    len;
     size_t                    lineno;
+    long long                 id;            /* journal record; -1: none */
 
     kochava_dest_e            dest;
     const char               *body;          /* raw bytes of "body" */

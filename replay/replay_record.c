@@ -128,6 +128,11 @@ replay_record_parse(replay_record_t *rec, char *err, size_t errlen)
     rec->not_before = json_is_integer(v) ? json_integer_value(v) : 0;
     rec->not_before = replay_clamp(rec->not_before, 0, REPLAY_MAX_TIME);
 
+    /* a journal record (the module marks it done by this id) */
+
+    v = json_object_get(root, "id");
+    rec->id = json_is_integer(v) ? json_integer_value(v) : -1;
+
     v = json_object_get(root, "body");
     found = (v != NULL);
 

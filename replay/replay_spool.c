@@ -20,6 +20,11 @@
  * A crash before 2 leaves the file as it was: its delivered records are
  * sent again, its dead ones may be appended twice (at-least-once).  No
  * record is ever only in memory.
+ *
+ * The module's journal records carry an "id"; a {"done":[ids]} line of
+ * the same file marks them delivered (or written again as a failure
+ * record): they are left out when the file is read, and the done lines
+ * go with them when it is committed.
  */
 
 
@@ -38,6 +43,9 @@
 
 
 static int replay_cmp(const void *a, const void *b);
+static int replay_id_cmp(const void *a, const void *b);
+static long long *replay_done_ids(const char *data, size_t size,
+    size_t *n);
 static int replay_write_all(int fd, const char *p, size_t len);
 static int replay_dead_letter(const char *dir, replay_file_t *file,
     int64_t now_ms);
@@ -301,7 +309,8 @@ replay_spool_read(const char *dir, const char *name, replay_file_t **file,
 {
     int               fd, rc;
     char             *path, *p, *end, *nl, err[160];
-    size_t            nlines;
+    size_t            nlines, ndone;
+    long long        *done;
     ssize_t           got;
     struct stat       st;
     replay_file_t    *f;
@@ -380,6 +389,11 @@ replay_spool_read(const char *dir, const char *name, replay_file_t **file,
         goto failed;
     }
 
+    done = replay_done_ids(f->data, f->size, &ndone);
+    if (done == NULL) {
+        goto failed;
+    }
+
     p = f->data;
     nlines = 0;
 
@@ -397,6 +411,13 @@ replay_spool_read(const char *dir, const char *name, replay_file_t **file,
 
         if (nl == p) {
             p++;
+            continue;
+        }
+
+        if (strncmp(p, "{\"done\":[", 9) == 0) {
+            /* read by replay_done_ids(); dropped by a rewrite */
+            f->dirty = 1;
+            p = nl + 1;
             continue;
         }
 
@@ -426,13 +447,26 @@ replay_spool_read(const char *dir, const char *name, replay_file_t **file,
         }
 
         f->nrecords++;
+
+        if (rc == 0 && rec->id >= 0 && ndone
+            && bsearch(&rec->id, done, ndone, sizeof(long long),
+                       replay_id_cmp))
+        {
+            /* delivered by the module: settled in the file itself */
+            rec->state = REPLAY_GONE;
+            f->dirty = 1;
+            continue;
+        }
+
         stats->records++;
     }
 
+    free(done);
+
     /*
      * Every reader of a spool file (a pass, --list) comes here: a record
-     * already settled in the file itself (delivered, marked done) is to
-     * be set REPLAY_GONE here, with f->dirty so that a rewrite drops it;
+     * already settled in the file itself (delivered, marked done) is set
+     * REPLAY_GONE above, with f->dirty so that a rewrite drops it;
      * neither a pass nor --list looks at a REPLAY_GONE record.
      */
 
@@ -821,4 +855,88 @@ static int
 replay_cmp(const void *a, const void *b)
 {
     return strcmp(*(char * const *) a, *(char * const *) b);
+}
+
+
+/*
+ * The ids of the {"done":[...]} lines of a file, sorted (a torn or odd
+ * done line marks nothing: its records are sent, at least once).
+ * Returns a malloc()ed array (of at least one), NULL on allocation
+ * failure.
+ */
+static long long *
+replay_done_ids(const char *data, size_t size, size_t *n)
+{
+    char        *q;
+    size_t       cap, got, start;
+    long long   *ids, *more, id;
+    const char  *p, *end, *nl;
+
+    cap = 64;
+    got = 0;
+
+    ids = malloc(cap * sizeof(long long));
+    if (ids == NULL) {
+        return NULL;
+    }
+
+    end = data + size;
+
+    for (p = data; p < end; p = nl + 1) {
+        nl = memchr(p, '\n', end - p);
+        if (nl == NULL) {
+            break;
+        }
+
+        if (nl - p < 12 || strncmp(p, "{\"done\":[", 9) != 0
+            || strncmp(nl - 2, "]}", 2) != 0)
+        {
+            continue;
+        }
+
+        start = got;
+        p += 9;
+
+        while (p < nl - 2) {
+            errno = 0;
+            id = strtoll(p, &q, 10);
+
+            if (q == p || errno || id < 0 || (*q != ',' && *q != ']')) {
+                /* not ours: its ids do not count */
+                got = start;
+                break;
+            }
+
+            if (got == cap) {
+                cap *= 2;
+                more = realloc(ids, cap * sizeof(long long));
+                if (more == NULL) {
+                    free(ids);
+                    return NULL;
+                }
+                ids = more;
+            }
+
+            ids[got++] = id;
+            p = q + 1;
+        }
+    }
+
+    qsort(ids, got, sizeof(long long), replay_id_cmp);
+
+    *n = got;
+
+    return ids;
+}
+
+
+static int
+replay_id_cmp(const void *a, const void *b)
+{
+    long long  x, y;
+
+    x = *(const long long *) a;
+    y = *(const long long *) b;
+
+    return (x > y) - (x < y);
 }

@@ -32,6 +32,8 @@ ingest_config() . q{
 --- metrics
 kochava_upstream_requests_total{destination="kochava",result="ok"} 7
 kochava_upstream_waits_total 4
+kochava_worker_slots_taken 0
+kochava_upstream_in_flight 0
 --- error_log
 3 in flight, 3 worker slots taken
 kochava: fan-out waits for a worker slot, 3 taken

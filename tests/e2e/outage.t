@@ -66,14 +66,7 @@ sub track {
     };
 }
 
-sub spool_records {
-    my $n = 0;
-    for my $f (spool_files(qr/^kochava-.*\.jsonl(\.part)?$/)) {
-        open my $fh, '<', "$spool/$f" or next;
-        $n += () = grep { /\n\z/ } <$fh>;
-    }
-    return $n;
-}
+sub spool_records { scalar(EdgeTest::spool_pending($spool)) }
 
 sub metric {
     my ($text, $series) = @_;
@@ -157,7 +150,8 @@ is(metric($m, 'kochava_upstream_requests_total{destination="kochava",result="ok"
    'metrics: none delivered');
 is(metric($m, 'kochava_spool_records_total'), $N, "metrics: $N spool records");
 is(metric($m, 'kochava_spool_dropped_total') // 0, 0, 'metrics: none dropped');
-cmp_ok(metric($m, 'kochava_spool_bytes') // 0, '>', 0, 'metrics: spool bytes');
+cmp_ok(metric($m, "kochava_spool_bytes{spool=\"$spool\"}") // 0, '>', 0,
+       'metrics: spool bytes');
 
 # Kochava is back: the replay sends what is on disk, run as the spool's
 # owner (nginx's workers' user: "nobody" when the test runs as root), as

@@ -8,9 +8,11 @@ use strict;
 use warnings;
 
 use Exporter 'import';
+use JSON::PP ();
 use Time::HiRes qw(sleep time);
 
-our @EXPORT_OK = qw(nginx_cmd wait_for spool_files worker_user);
+our @EXPORT_OK = qw(nginx_cmd wait_for spool_files spool_pending
+                    worker_user);
 
 my $NGINX = $ENV{NGINX} || '/usr/sbin/nginx';
 
@@ -52,6 +54,33 @@ sub spool_files {
     opendir my $d, $dir or return ();
     my @files = sort grep { /$re/ } readdir $d;
     return @files;
+}
+
+# the records of $dir's spool files (.jsonl and .part) that kochava-replay
+# would send: whole lines, journal records not marked done by a
+# {"done":[...]} line of their file; parsed (hash refs), or the raw line
+# when it is not JSON
+sub spool_pending {
+    my ($dir) = @_;
+    my @recs;
+    for my $f (spool_files($dir, qr/^kochava-.*\.jsonl(\.part)?$/)) {
+        open my $fh, '<', "$dir/$f" or next;
+        my (@lines, %done);
+        while (my $line = <$fh>) {
+            next unless $line =~ /\n\z/;
+            if ($line =~ /\A\{"done":\[([\d,]*)\]\}\n\z/) {
+                $done{$_} = 1 for split /,/, $1;
+                next;
+            }
+            push @lines, $line;
+        }
+        for my $line (@lines) {
+            my $r = eval { JSON::PP::decode_json($line) } // $line;
+            next if ref $r && defined $r->{id} && $done{$r->{id}};
+            push @recs, $r;
+        }
+    }
+    return @recs;
 }
 
 1;

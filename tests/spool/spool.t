@@ -143,17 +143,7 @@ sub send_tracks {
     return @status;
 }
 
-sub spool_records {
-    my $n = 0;
-    for my $f (spool_files(qr/\.jsonl(\.part)?$/)) {
-        open my $fh, '<', "$spool/$f" or next;
-        while (my $line = <$fh>) {
-            my $r = eval { decode_json($line) } or next;
-            $n++;
-        }
-    }
-    return $n;
-}
+sub spool_records { scalar(grep { ref } EdgeTest::spool_pending($spool)) }
 
 sub sink_count {
     open my $fh, '<', "$prefix/logs/sink.jsonl" or return 0;
@@ -210,6 +200,8 @@ subtest 'upstream down: every accepted message is in the spool' => sub {
         next if $f =~ /^kochava-4194303-/;
         open my $fh, '<', "$spool/$f" or die $!;
         while (my $line = <$fh>) {
+            # the journal (write-ahead records, done marks) has its own shape
+            next if $line =~ /\A\{"(?:id|done)":/;
             my $r = eval { decode_json($line) };
             $bad++ unless $r && $r->{dest} eq 'kochava'
                 && $r->{uri} eq '/_kochava/track' && $r->{attempts} == 1
