@@ -8,7 +8,8 @@ package t::TestKochava;
 # It runs under the real Test::Nginx::Socket (openresty/test-nginx; the
 # Makefile finds it) and makes it stricter.  It adds to every block:
 #
-# - a recording mock upstream served by the echo module in the same server:
+# - a recording mock upstream of stock nginx (proxy_pass to a return, see
+#   mock_locations) in the same server:
 #   /_mock/kochava, /_mock/identity (200 {"success":"1"}), /_mock/braze
 #   (200 {"message":"success"}), and for fault tests /_mock/fail/503,
 #   /_mock/fail/500, /_mock/fail/429, /_mock/fail/400, /_mock/kochava_no
