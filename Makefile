@@ -163,8 +163,11 @@ test-nginx-lib:
 # nginx itself built from each source in ../shared/nginx (or NGINX_SOURCES=
 # a list of tarballs) with the module, then Debian's: the conformance cases
 # and the fast subset of t/ on each; one line per version
+NGINX_SOURCES ?= $(or $(wildcard $(CURDIR)/../shared/nginx/nginx-*.tar.gz), \
+                     $(wildcard $(filter /%,$(CONF_ORIGIN))/../shared/nginx/nginx-*.tar.gz))
+
 test-nginx-versions: all test-nginx-lib
-	$(TEST_ENV) tests/versions/run
+	$(TEST_ENV) NGINX_SOURCES="$(NGINX_SOURCES)" tests/versions/run
 
 # de-duplication across 2 workers, a reload and the ttl (part of make test)
 test-dedup: all
