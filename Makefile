@@ -89,7 +89,7 @@ ASAN_BINS    := $(patsubst tests/unit/%.c,$(BUILD)/asan/%,$(UNIT_SRCS))
 VALGRIND     := valgrind -q --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=99
 
 
-.PHONY: all deps module unit test test-sdk run stop clean fuzz fuzz-smoke \
+.PHONY: all deps module unit test check test-sdk run stop clean fuzz fuzz-smoke \
         test-asan test-valgrind test-reload test-dedup test-nginx-lib \
         test-nginx-versions test-store test-crash
 .PHONY: bench bench-core bench-store
@@ -145,6 +145,11 @@ test: all unit fuzz-smoke test-nginx-lib
 	    tests/spool/spool.t tests/e2e/outage.t tests/replay/run \
 	    tests/examples/run tests/store/run tests/licence/run tests/docs/run \
 	    tests/guide/run tests/abort/run tests/crash/run
+
+# some suites alone, with the environment of make test:
+#   make check T="t/110-dedup.t t/150-http2.t"
+check: all test-nginx-lib
+	$(TEST_ENV) prove $(T)
 
 # async under SIGKILL of workers and of the whole nginx, two instances on
 # one spool, a pid namespace: 0 lost (longer than the run of make test)
