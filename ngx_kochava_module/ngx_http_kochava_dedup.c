@@ -471,7 +471,7 @@ ngx_http_kochava_dedup_seen(void *data, const char *id, size_t len)
 
     dctx = klcf->dedup->data;
     hash = ngx_crc32_short(key, klen);
-    seen = 0;
+    seen = KOCHAVA_SEEN_NEW;
 
     ngx_shmtx_lock(&dctx->shpool->mutex);
 
@@ -482,7 +482,7 @@ ngx_http_kochava_dedup_seen(void *data, const char *id, size_t len)
             /* used: the last to be evicted */
             ngx_queue_remove(&dn->queue);
             ngx_queue_insert_head(&dctx->sh->queue, &dn->queue);
-            seen = 1;
+            seen = KOCHAVA_SEEN_DELIVERED;
 
         } else {
             ngx_http_kochava_dedup_delete(dctx, dn);

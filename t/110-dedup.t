@@ -33,13 +33,13 @@ my $body = json({batch => [android_track('A'), android_track('B'),
 --- response_headers eval
 ["X-Kochava: m=3 a=3 r=0 s=0 o=3\nX-Dedup: 0", "X-Kochava: m=3 a=3 r=0 s=0 o=0\nX-Dedup: 3", ""]
 --- response_body_like eval
-[qr/^\{"success":true\}$/, qr/^\{"success":true\}$/, qr/kochava_messages_deduplicated_total 3/]
+[qr/^\{"success":true\}$/, qr/^\{"success":true\}$/, qr/kochava_messages_deduplicated_total\{where="local"\} 3/]
 --- kochava eval: json([kochava_event('A'), kochava_event('B')])
 --- metrics
 kochava_messages_received_total{type="track"} 4
 kochava_messages_received_total{type="alias"} 2
 kochava_messages_accepted_total 6
-kochava_messages_deduplicated_total 3
+kochava_messages_deduplicated_total{where="local"} 3
 kochava_messages_skipped_total 0
 kochava_upstream_requests_total{destination="kochava",result="ok"} 2
 kochava_upstream_requests_total{destination="kochava_identity",result="ok"} 1
@@ -82,7 +82,7 @@ json([{kochava_app_id => GUID,
        device_id => {adid => '38400000-8cf0-11bd-b23e-10b96e40000d', android_id => 'a1b2c3d4e5f60718'},
        data => {user_id => 'u1', previous_id => 'p1'}}])
 --- metrics
-kochava_messages_deduplicated_total 2
+kochava_messages_deduplicated_total{where="local"} 2
 kochava_upstream_requests_total{destination="kochava",result="ok"} 2
 kochava_upstream_requests_total{destination="kochava_identity",result="retryable"} 1
 kochava_upstream_requests_total{destination="kochava_identity",result="ok"} 1
@@ -223,7 +223,7 @@ my @m = map { android_track("E$_") } 1 .. 600;
 [qr/^\{"success":true\}$/, qr/^\{"success":true\}$/, qr/^\{"success":true\}$/,
  qr/^kochava_dedup_evicted_total [1-9]\d*\n(?s:.*)^kochava_dedup_entries\{zone="tiny"\} [1-9]\d\d?$/m]
 --- metrics
-kochava_messages_deduplicated_total 10
+kochava_messages_deduplicated_total{where="local"} 10
 kochava_upstream_requests_total{destination="kochava",result="ok"} 610
 --- error_log
 kochava: dedup zone "tiny" is full
@@ -232,3 +232,34 @@ kochava: dedup zone "tiny" is full
 [crit]
 [emerg]
 --- timeout: 20
+
+
+
+=== TEST 9: the same messageId three times in one batch: the first copy is forwarded, the others are de-duplicated, not rejected
+--- http_config
+    map $kochava_write_key $kochava_app { default ""; wk_test_1 koexample-app-guid; }
+    kochava_dedup_zone ids:1m;
+--- config eval
+ingest_config('kochava_dedup ids; add_header X-Dedup $kochava_deduplicated always;') . q{
+    location = /metrics { kochava_status; }
+}
+--- more_headers eval
+my $auth = "Authorization: " . basic_auth(KEY);
+[$auth, ""]
+--- request eval
+my $body = json({batch => [android_track('Thrice'), android_track('Once'),
+                           android_track('Thrice'), android_track('Thrice')]});
+["POST /v1/batch\n$body", "GET /metrics"]
+--- error_code eval: [200, 200]
+--- response_headers eval
+["X-Kochava: m=4 a=4 r=0 s=0 o=2\nX-Dedup: 2", ""]
+--- response_body_like eval
+[qr/^\{"success":true\}$/, qr/kochava_messages_deduplicated_total\{where="batch"\} 2/]
+--- kochava eval: json([kochava_event('Thrice'), kochava_event('Once')])
+--- metrics
+kochava_messages_accepted_total 4
+kochava_messages_rejected_total{reason="message_id"} 0
+kochava_messages_deduplicated_total{where="batch"} 2
+kochava_messages_deduplicated_total{where="local"} 0
+kochava_upstream_requests_total{destination="kochava",result="ok"} 2
+kochava_dedup_entries{zone="ids"} 2
