@@ -117,6 +117,17 @@ ngx_http_kochava_async_deliver(ngx_http_request_t *r,
                                               r->connection->log);
     }
 
+    /*
+     * In the journal, an output is as good as delivered: the replay sends
+     * what the fan-out does not (a crash, a reload, a retryable failure).
+     * Its ids are confirmed before the answer, so a copy meeting them is
+     * a duplicate for the whole ttl, not only while this fan-out runs.
+     */
+
+    if (ctx->journal.file) {
+        ngx_http_kochava_dedup_confirm_all(r, ctx);
+    }
+
     if (ctx->journal.file == NULL || !klcf->spool->fsync) {
         ngx_http_kochava_async_run(r, ctx);
         return NGX_OK;
@@ -314,6 +325,10 @@ ngx_http_kochava_async_create(ngx_http_request_t *r,
 
     a->ctx.request = fr;
     a->ctx.call = ctx->call;
+
+    /* the fan-out confirms and releases what the client's request took */
+    a->ctx.dedup_owner = ctx->dedup_owner;
+    a->ctx.dedup_confirmed = ctx->dedup_confirmed;
 
     /* the key of de-duplication entries */
     if (ngx_http_kochava_copy_str(fr->pool, &a->ctx.app_id, &ctx->app_id)
@@ -539,7 +554,8 @@ ngx_http_kochava_spool_all(ngx_http_request_t *r,
         klcf = ngx_http_get_module_loc_conf(r, ngx_http_kochava_module);
 
         for (i = 0; i < ctx->result.nouts; i++) {
-            ngx_http_kochava_dedup_mark(r, &ctx->app_id, &ctx->result.outs[i]);
+            ngx_http_kochava_dedup_confirm(r, &ctx->app_id,
+                                           &ctx->result.outs[i]);
             ngx_http_kochava_metrics_spooled(klcf->spool->index, 0);
         }
 
@@ -556,8 +572,15 @@ ngx_http_kochava_spool_all(ngx_http_request_t *r,
     spooled = 0;
 
     for (i = 0; i < ctx->result.nouts; i++) {
-        spooled += ngx_http_kochava_fanout_spool(r, &ctx->app_id,
-                                                 &ctx->result.outs[i], why);
+        if (ngx_http_kochava_fanout_spool(r, &ctx->app_id,
+                                          &ctx->result.outs[i], why))
+        {
+            spooled++;
+            continue;
+        }
+
+        /* lost (counted and logged): a copy may try again */
+        ngx_http_kochava_dedup_release(r, &ctx->app_id, &ctx->result.outs[i]);
     }
 
     ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,

@@ -3,15 +3,28 @@
  * Copyright (C) ngx_kochava_module authors
  * SPDX-License-Identifier: BSD-2-Clause
  *
- * De-duplication by messageId: "kochava_dedup_zone name:size [ttl=24h]"
- * (and store=<upstream>: ngx_http_kochava_store.c)
- * makes a slab-backed zone of the messageIds delivered (an rbtree keyed
- * by a CRC32 of App GUID and messageId, the full key stored and compared,
- * and an LRU queue), "kochava_dedup name | off" uses it.  The core asks
- * before it rewrites a message (ngx_http_kochava_dedup_seen); the fan-out
- * records the messages of an outbound request once it is over for good
- * (ngx_http_kochava_dedup_mark).  Entries expire after the ttl; a full
- * zone evicts its least recently used entries, never fails a request.
+ * De-duplication by messageId: "kochava_dedup_zone name:size [ttl=24h]
+ * [reserve=60s]" (and store=<upstream>: ngx_http_kochava_store.c) makes
+ * a slab-backed zone of messageIds (an rbtree keyed by a CRC32 of App
+ * GUID and messageId, the full key stored and compared, and an LRU
+ * queue), "kochava_dedup name | off" uses it.  An id is in one of two
+ * states:
+ *
+ *   absent --seen: reserve--> RESERVED (reserve=) --confirm--> CONFIRMED
+ *      ^                           |                           (ttl=)
+ *      +---------- release --------+--------- release ---------+
+ *
+ * The core asks before it rewrites a message (ngx_http_kochava_dedup_seen):
+ * the check and the reservation are one step under the zone's mutex, so
+ * of simultaneous copies on any workers exactly one is let through.  A
+ * copy meeting a reservation is held (sync: the client is answered 503
+ * and sends it again) or, async, a duplicate (the holder ends delivered or
+ * on disk, and the client gets 200 either way).  The fan-out confirms the
+ * messages of an outbound request once it is over for good (delivered,
+ * refused, on disk) and releases those that failed and are nowhere, so a
+ * retry can go.  A release deletes only what this request reserved or
+ * confirmed (an owner token per request).  Entries expire; a full zone
+ * evicts its least recently used entries, never fails a request.
  */
 
 
@@ -31,10 +44,21 @@
 #define NGX_HTTP_KOCHAVA_DEDUP_WARN     60
 
 
+/* reserve= of kochava_dedup_zone */
+#define NGX_HTTP_KOCHAVA_DEDUP_RESERVE  60
+
+
+/*
+ * 32 bytes before the key, as before the states came: an entry of App
+ * GUID and messageId up to 64 bytes takes a 128-byte slab chunk.
+ */
 typedef struct {
     u_char                        color;
-    u_char                        dummy;
+    u_char                        confirmed;     /* 0: reserved */
     u_short                       len;
+    uint32_t                      owner;         /* the token of the
+                                                    request that reserved
+                                                    or confirmed it */
     ngx_queue_t                   queue;
     time_t                        expire;
     u_char                        data[1];
@@ -53,6 +77,7 @@ typedef struct {
     ngx_http_kochava_dedup_shctx_t  *sh;
     ngx_slab_pool_t                 *shpool;
     time_t                           ttl;
+    time_t                           reserve;
     time_t                           warned;     /* this worker's */
     ngx_http_kochava_store_t        *store;      /* NULL: none */
 } ngx_http_kochava_dedup_ctx_t;
@@ -69,9 +94,15 @@ static ngx_http_kochava_dedup_node_t *ngx_http_kochava_dedup_lookup(
     uint32_t hash);
 static void ngx_http_kochava_dedup_delete(ngx_http_kochava_dedup_ctx_t *dctx,
     ngx_http_kochava_dedup_node_t *dn);
-static ngx_uint_t ngx_http_kochava_dedup_record(
+static ngx_http_kochava_dedup_node_t *ngx_http_kochava_dedup_insert(
     ngx_http_kochava_dedup_ctx_t *dctx, u_char *key, size_t len,
-    ngx_uint_t *failed);
+    uint32_t hash, ngx_uint_t *evicted);
+static ngx_http_kochava_dedup_ctx_t *ngx_http_kochava_dedup_zone_of(
+    ngx_http_request_t *r, ngx_http_kochava_ctx_t **ctxp);
+static uint32_t ngx_http_kochava_dedup_owner(ngx_http_kochava_ctx_t *ctx);
+static void ngx_http_kochava_dedup_full(ngx_http_request_t *r,
+    ngx_http_kochava_dedup_ctx_t *dctx, ngx_uint_t evicted,
+    ngx_uint_t failed);
 
 
 char *
@@ -79,7 +110,7 @@ ngx_http_kochava_dedup_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     u_char                        *p;
     char                          *rv;
-    time_t                         ttl;
+    time_t                         ttl, reserve;
     ssize_t                        size;
     ngx_int_t                      rc;
     ngx_str_t                     *value, name, s;
@@ -92,6 +123,7 @@ ngx_http_kochava_dedup_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     value = cf->args->elts;
 
     ttl = 86400;
+    reserve = NGX_CONF_UNSET;
     size = 0;
     store = NULL;
     ngx_str_null(&name);
@@ -116,6 +148,21 @@ ngx_http_kochava_dedup_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             if (ttl == (time_t) NGX_ERROR || ttl == 0) {
                 ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                    "invalid ttl \"%V\"", &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "reserve=", 8) == 0) {
+            s.data = value[i].data + 8;
+            s.len = value[i].len - 8;
+
+            reserve = ngx_parse_time(&s, 1);
+            if (reserve == (time_t) NGX_ERROR || reserve == 0) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid \"%V\", a time such as \"60s\" "
+                                   "is expected", &value[i]);
                 return NGX_CONF_ERROR;
             }
 
@@ -179,10 +226,23 @@ ngx_http_kochava_dedup_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
+    if (reserve == NGX_CONF_UNSET) {
+        /* a short ttl (a test's) shortens the default, never the ttl */
+        reserve = ngx_min(NGX_HTTP_KOCHAVA_DEDUP_RESERVE, ttl);
+
+    } else if (reserve >= ttl) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\" has \"reserve=\" not shorter than "
+                           "\"ttl=\": a reservation lasts until an attempt "
+                           "ends, make it shorter", &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
     dctx->ttl = ttl;
+    dctx->reserve = reserve;
 
     if (store) {
-        rv = ngx_http_kochava_store_zone(cf, store, &name, ttl);
+        rv = ngx_http_kochava_store_zone(cf, store, &name, ttl, reserve);
         if (rv != NGX_CONF_OK) {
             return rv;
         }
@@ -439,26 +499,36 @@ ngx_http_kochava_dedup_delete(ngx_http_kochava_dedup_ctx_t *dctx,
 }
 
 
+/*
+ * kochava_req_t.seen: the check and the reservation in one step.  A
+ * confirmed id is a duplicate; a reserved one is held (sync) or a
+ * duplicate (async); an absent or expired one is reserved for this
+ * request, and sent.  An id that cannot be recorded (too long, a full
+ * zone with nothing to evict) is sent: fail open.
+ */
+
 int
 ngx_http_kochava_dedup_seen(void *data, const char *id, size_t len)
 {
     ngx_http_kochava_ctx_t *ctx = data;
 
-    int                             seen;
+    int                             verdict;
     u_char                         *key;
     size_t                          klen;
+    time_t                          now;
     uint32_t                        hash;
+    uint32_t                        owner;
+    ngx_uint_t                      evicted;
     kochava_id_t                    kid;
     ngx_http_kochava_dedup_ctx_t   *dctx;
     ngx_http_kochava_dedup_node_t  *dn;
     ngx_http_kochava_loc_conf_t    *klcf;
     u_char                          buf[NGX_HTTP_KOCHAVA_DEDUP_KEY_MAX];
 
-    klcf = ngx_http_get_module_loc_conf(ctx->request,
-                                        ngx_http_kochava_module);
+    dctx = ngx_http_kochava_dedup_zone_of(ctx->request, NULL);
 
-    if (klcf->dedup == NULL || klcf->dedup->data == NULL) {
-        return 0;
+    if (dctx == NULL) {
+        return KOCHAVA_SEEN_NEW;
     }
 
     kid.data = id;
@@ -466,57 +536,95 @@ ngx_http_kochava_dedup_seen(void *data, const char *id, size_t len)
 
     key = ngx_http_kochava_dedup_key(&ctx->app_id, &kid, buf, &klen);
     if (key == NULL) {
-        return 0;
+        return KOCHAVA_SEEN_NEW;
     }
 
-    dctx = klcf->dedup->data;
+    owner = ngx_http_kochava_dedup_owner(ctx);
     hash = ngx_crc32_short(key, klen);
-    seen = KOCHAVA_SEEN_NEW;
+    now = ngx_time();
+    evicted = 0;
 
     ngx_shmtx_lock(&dctx->shpool->mutex);
 
     dn = ngx_http_kochava_dedup_lookup(dctx, key, klen, hash);
 
-    if (dn) {
-        if (dn->expire > ngx_time()) {
-            /* used: the last to be evicted */
-            ngx_queue_remove(&dn->queue);
-            ngx_queue_insert_head(&dctx->sh->queue, &dn->queue);
-            seen = KOCHAVA_SEEN_DELIVERED;
+    if (dn && dn->expire <= now) {
+        ngx_http_kochava_dedup_delete(dctx, dn);
+        dn = NULL;
+    }
 
-        } else {
-            ngx_http_kochava_dedup_delete(dctx, dn);
+    if (dn) {
+        /* used: the last to be evicted */
+        ngx_queue_remove(&dn->queue);
+        ngx_queue_insert_head(&dctx->sh->queue, &dn->queue);
+
+        verdict = dn->confirmed ? KOCHAVA_SEEN_DELIVERED : KOCHAVA_SEEN_HELD;
+
+    } else {
+        dn = ngx_http_kochava_dedup_insert(dctx, key, klen, hash, &evicted);
+
+        if (dn) {
+            dn->confirmed = 0;
+            dn->expire = now + dctx->reserve;
+            dn->owner = owner;
         }
+
+        verdict = KOCHAVA_SEEN_NEW;
     }
 
     ngx_shmtx_unlock(&dctx->shpool->mutex);
 
-    return seen;
+    if (evicted || (dn == NULL && verdict == KOCHAVA_SEEN_NEW)) {
+        ngx_http_kochava_dedup_full(ctx->request, dctx, evicted, dn == NULL);
+    }
+
+    klcf = ngx_http_get_module_loc_conf(ctx->request, ngx_http_kochava_module);
+
+    if (verdict == KOCHAVA_SEEN_HELD
+        && klcf->delivery == NGX_HTTP_KOCHAVA_ASYNC)
+    {
+        /* the holder ends delivered or on disk: 200 either way */
+        verdict = KOCHAVA_SEEN_DELIVERED;
+    }
+
+    return verdict;
 }
 
 
+/*
+ * Delivered, refused for good, or on disk: the ids of out are confirmed
+ * for the zone's ttl, whoever reserved them (if our reservation expired
+ * and another request took the id since, that copy is now a duplicate:
+ * ours went).  Nothing to do once every output of the request was
+ * confirmed at once (ngx_http_kochava_dedup_confirm_all).
+ */
+
 void
-ngx_http_kochava_dedup_mark(ngx_http_request_t *r, ngx_str_t *app_id,
+ngx_http_kochava_dedup_confirm(ngx_http_request_t *r, ngx_str_t *app_id,
     kochava_out_t *out)
 {
-    size_t                         klen;
-    u_char                        *key;
-    ngx_uint_t                     i, evicted, failed;
-    ngx_http_kochava_dedup_ctx_t  *dctx;
-    ngx_http_kochava_loc_conf_t   *klcf;
-    u_char                         buf[NGX_HTTP_KOCHAVA_DEDUP_KEY_MAX];
+    size_t                          klen;
+    u_char                         *key;
+    time_t                          now;
+    uint32_t                        hash, owner;
+    ngx_uint_t                      i, evicted, failed;
+    ngx_http_kochava_ctx_t         *ctx;
+    ngx_http_kochava_dedup_ctx_t   *dctx;
+    ngx_http_kochava_dedup_node_t  *dn;
+    u_char                          buf[NGX_HTTP_KOCHAVA_DEDUP_KEY_MAX];
 
     if (out == NULL || out->ids == NULL) {
         return;
     }
 
-    klcf = ngx_http_get_module_loc_conf(r, ngx_http_kochava_module);
+    dctx = ngx_http_kochava_dedup_zone_of(r, &ctx);
 
-    if (klcf->dedup == NULL || klcf->dedup->data == NULL) {
+    if (dctx == NULL || (ctx && ctx->dedup_confirmed)) {
         return;
     }
 
-    dctx = klcf->dedup->data;
+    owner = ctx ? ngx_http_kochava_dedup_owner(ctx) : 0;
+    now = ngx_time();
     evicted = 0;
     failed = 0;
 
@@ -525,64 +633,226 @@ ngx_http_kochava_dedup_mark(ngx_http_request_t *r, ngx_str_t *app_id,
     for (i = 0; i < out->count; i++) {
         key = ngx_http_kochava_dedup_key(app_id, &out->ids[i], buf, &klen);
 
-        if (key) {
-            evicted += ngx_http_kochava_dedup_record(dctx, key, klen,
-                                                     &failed);
+        if (key == NULL) {
+            continue;
         }
+
+        hash = ngx_crc32_short(key, klen);
+
+        dn = ngx_http_kochava_dedup_lookup(dctx, key, klen, hash);
+
+        if (dn) {
+            ngx_queue_remove(&dn->queue);
+            ngx_queue_insert_head(&dctx->sh->queue, &dn->queue);
+
+        } else {
+            dn = ngx_http_kochava_dedup_insert(dctx, key, klen, hash,
+                                               &evicted);
+            if (dn == NULL) {
+                failed++;
+                continue;
+            }
+        }
+
+        dn->confirmed = 1;
+        dn->expire = now + dctx->ttl;
+        dn->owner = owner;
     }
 
     ngx_shmtx_unlock(&dctx->shpool->mutex);
 
-    if (evicted) {
-        ngx_http_kochava_metrics_dedup_evicted(evicted);
-    }
-
-    if ((evicted || failed)
-        && ngx_time() - dctx->warned >= NGX_HTTP_KOCHAVA_DEDUP_WARN)
-    {
-        dctx->warned = ngx_time();
-
-        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                      "kochava: dedup zone \"%V\" is full: %ui entries "
-                      "evicted before their time, %ui not recorded "
-                      "(logged once a minute)",
-                      &klcf->dedup->shm.name, evicted, failed);
+    if (evicted || failed) {
+        ngx_http_kochava_dedup_full(r, dctx, evicted, failed);
     }
 
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "kochava: dedup recorded %uD messages, %ui evicted, "
+                   "kochava: dedup confirmed %uD messages, %ui evicted, "
                    "%ui entries", out->count, evicted, dctx->sh->entries);
 }
 
 
 /*
- * Under the lock.  Returns how many live entries were evicted to make
- * room; *failed counts keys that found none.
+ * Failed and nowhere (or, the fan-out says, not to be recorded): the ids
+ * of out that this request reserved or confirmed are deleted, so the next
+ * copy is forwarded.  One another request took since (our reservation had
+ * expired) stays its own.
  */
 
-static ngx_uint_t
-ngx_http_kochava_dedup_record(ngx_http_kochava_dedup_ctx_t *dctx,
-    u_char *key, size_t len, ngx_uint_t *failed)
+void
+ngx_http_kochava_dedup_release(ngx_http_request_t *r, ngx_str_t *app_id,
+    kochava_out_t *out)
+{
+    size_t                          klen;
+    u_char                         *key;
+    uint32_t                        owner;
+    ngx_uint_t                      i, n;
+    ngx_http_kochava_ctx_t         *ctx;
+    ngx_http_kochava_dedup_ctx_t   *dctx;
+    ngx_http_kochava_dedup_node_t  *dn;
+    u_char                          buf[NGX_HTTP_KOCHAVA_DEDUP_KEY_MAX];
+
+    if (out == NULL || out->ids == NULL) {
+        return;
+    }
+
+    dctx = ngx_http_kochava_dedup_zone_of(r, &ctx);
+
+    if (dctx == NULL || ctx == NULL || ctx->dedup_owner == 0) {
+        return;
+    }
+
+    owner = ctx->dedup_owner;
+    n = 0;
+
+    ngx_shmtx_lock(&dctx->shpool->mutex);
+
+    for (i = 0; i < out->count; i++) {
+        key = ngx_http_kochava_dedup_key(app_id, &out->ids[i], buf, &klen);
+
+        if (key == NULL) {
+            continue;
+        }
+
+        dn = ngx_http_kochava_dedup_lookup(dctx, key, klen,
+                                           ngx_crc32_short(key, klen));
+
+        if (dn && dn->owner == owner) {
+            ngx_http_kochava_dedup_delete(dctx, dn);
+            n++;
+        }
+    }
+
+    ngx_shmtx_unlock(&dctx->shpool->mutex);
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "kochava: dedup released %ui of %uD messages", n,
+                   out->count);
+}
+
+
+/*
+ * Async: the outputs are in the spool's journal before the client's 200,
+ * and the replay sends what the fan-out does not: on disk is as good as
+ * delivered.  Every output is confirmed now; the fan-out's confirms of
+ * this request are then nothing to do (its releases still act).
+ */
+
+void
+ngx_http_kochava_dedup_confirm_all(ngx_http_request_t *r,
+    ngx_http_kochava_ctx_t *ctx)
+{
+    uint32_t  i;
+
+    if (ctx->dedup_confirmed) {
+        return;
+    }
+
+    for (i = 0; i < ctx->result.nouts; i++) {
+        ngx_http_kochava_dedup_confirm(r, &ctx->app_id, &ctx->result.outs[i]);
+    }
+
+    ctx->dedup_confirmed = 1;
+}
+
+
+/* the zone of r's "kochava_dedup", ready; NULL when it has none */
+
+static ngx_http_kochava_dedup_ctx_t *
+ngx_http_kochava_dedup_zone_of(ngx_http_request_t *r,
+    ngx_http_kochava_ctx_t **ctxp)
+{
+    ngx_http_kochava_dedup_ctx_t  *dctx;
+    ngx_http_kochava_loc_conf_t   *klcf;
+
+    klcf = ngx_http_get_module_loc_conf(r, ngx_http_kochava_module);
+
+    if (klcf->dedup == NULL || klcf->dedup->data == NULL) {
+        return NULL;
+    }
+
+    dctx = klcf->dedup->data;
+
+    if (dctx->sh == NULL) {
+        return NULL;
+    }
+
+    if (ctxp) {
+        *ctxp = ngx_http_get_module_ctx(r, ngx_http_kochava_module);
+    }
+
+    return dctx;
+}
+
+
+/*
+ * The request's token, made when it first reserves: a counter of the
+ * worker's from its pid on, so workers sharing the zone start apart.  A
+ * token only tells a request's own entry from one another request made
+ * after its reservation expired: two live requests sharing one (after 2^16
+ * requests of a worker) and one id is not a case worth 8 more bytes an
+ * entry.
+ */
+
+static uint32_t
+ngx_http_kochava_dedup_owner(ngx_http_kochava_ctx_t *ctx)
+{
+    static uint32_t  n;
+
+    while (ctx->dedup_owner == 0) {
+        ctx->dedup_owner = ((uint32_t) ngx_pid << 16) + ++n;
+    }
+
+    return ctx->dedup_owner;
+}
+
+
+/* at most once a minute per worker and zone */
+
+static void
+ngx_http_kochava_dedup_full(ngx_http_request_t *r,
+    ngx_http_kochava_dedup_ctx_t *dctx, ngx_uint_t evicted,
+    ngx_uint_t failed)
+{
+    ngx_http_kochava_loc_conf_t  *klcf;
+
+    if (evicted) {
+        ngx_http_kochava_metrics_dedup_evicted(evicted);
+    }
+
+    if (ngx_time() - dctx->warned < NGX_HTTP_KOCHAVA_DEDUP_WARN) {
+        return;
+    }
+
+    dctx->warned = ngx_time();
+
+    klcf = ngx_http_get_module_loc_conf(r, ngx_http_kochava_module);
+
+    ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                  "kochava: dedup zone \"%V\" is full: %ui entries "
+                  "evicted before their time, %ui not recorded "
+                  "(logged once a minute)",
+                  &klcf->dedup->shm.name, evicted, failed);
+}
+
+
+/*
+ * Under the lock: a new node for key (not in the zone), its state to be
+ * set by the caller; NULL when the zone has no room even after evicting
+ * everything.  *evicted counts the live entries evicted to make room.
+ */
+
+static ngx_http_kochava_dedup_node_t *
+ngx_http_kochava_dedup_insert(ngx_http_kochava_dedup_ctx_t *dctx, u_char *key,
+    size_t len, uint32_t hash, ngx_uint_t *evicted)
 {
     size_t                          size;
     time_t                          now;
-    uint32_t                        hash;
-    ngx_uint_t                      n, evicted;
+    ngx_uint_t                      n;
     ngx_queue_t                    *q;
     ngx_rbtree_node_t              *node;
     ngx_http_kochava_dedup_node_t  *dn;
 
     now = ngx_time();
-    hash = ngx_crc32_short(key, len);
-
-    dn = ngx_http_kochava_dedup_lookup(dctx, key, len, hash);
-
-    if (dn) {
-        dn->expire = now + dctx->ttl;
-        ngx_queue_remove(&dn->queue);
-        ngx_queue_insert_head(&dctx->sh->queue, &dn->queue);
-        return 0;
-    }
 
     /* at most two expired entries go on every insert, as in limit_req */
 
@@ -601,8 +871,6 @@ ngx_http_kochava_dedup_record(ngx_http_kochava_dedup_ctx_t *dctx,
            + offsetof(ngx_http_kochava_dedup_node_t, data)
            + len;
 
-    evicted = 0;
-
     for ( ;; ) {
         node = ngx_slab_alloc_locked(dctx->shpool, size);
 
@@ -611,8 +879,7 @@ ngx_http_kochava_dedup_record(ngx_http_kochava_dedup_ctx_t *dctx,
         }
 
         if (ngx_queue_empty(&dctx->sh->queue)) {
-            (*failed)++;
-            return evicted;
+            return NULL;
         }
 
         /* full: the least recently used entry goes */
@@ -621,7 +888,7 @@ ngx_http_kochava_dedup_record(ngx_http_kochava_dedup_ctx_t *dctx,
         dn = ngx_queue_data(q, ngx_http_kochava_dedup_node_t, queue);
 
         if (dn->expire > now) {
-            evicted++;
+            (*evicted)++;
         }
 
         ngx_http_kochava_dedup_delete(dctx, dn);
@@ -632,7 +899,6 @@ ngx_http_kochava_dedup_record(ngx_http_kochava_dedup_ctx_t *dctx,
     dn = (ngx_http_kochava_dedup_node_t *) &node->color;
 
     dn->len = (u_short) len;
-    dn->expire = now + dctx->ttl;
     ngx_memcpy(dn->data, key, len);
 
     ngx_rbtree_insert(&dctx->sh->rbtree, node);
@@ -640,7 +906,7 @@ ngx_http_kochava_dedup_record(ngx_http_kochava_dedup_ctx_t *dctx,
 
     dctx->sh->entries++;
 
-    return evicted;
+    return dn;
 }
 
 

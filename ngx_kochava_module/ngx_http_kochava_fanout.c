@@ -511,7 +511,7 @@ ngx_http_kochava_sr_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
     if (outcome == KOCHAVA_OUTCOME_OK
         || outcome == KOCHAVA_OUTCOME_PERMANENT)
     {
-        ngx_http_kochava_dedup_mark(f->request, &f->app_id, s->out);
+        ngx_http_kochava_dedup_confirm(f->request, &f->app_id, s->out);
     }
 
     ngx_http_kochava_settle(s, outcome,
@@ -694,10 +694,12 @@ ngx_http_kochava_settle(ngx_http_kochava_sr_t *s, kochava_outcome_e outcome,
     } else if (f->on_disk) {
         /* its journal record stays: the replay sends it */
         s->state = NGX_HTTP_KOCHAVA_MSG_SPOOLED;
-        ngx_http_kochava_dedup_mark(f->request, &f->app_id, s->out);
+        ngx_http_kochava_dedup_confirm(f->request, &f->app_id, s->out);
 
     } else {
         s->state = NGX_HTTP_KOCHAVA_MSG_FAILED;
+        /* nowhere: the client's retry is to be forwarded */
+        ngx_http_kochava_dedup_release(f->request, &f->app_id, s->out);
     }
 
     if (s->state == NGX_HTTP_KOCHAVA_MSG_SPOOLED) {
@@ -743,7 +745,7 @@ ngx_http_kochava_fanout_spool(ngx_http_request_t *r, ngx_str_t *app_id,
     }
 
     /* on disk is as good as delivered: the replay sends it */
-    ngx_http_kochava_dedup_mark(r, app_id, out);
+    ngx_http_kochava_dedup_confirm(r, app_id, out);
 
     return 1;
 }

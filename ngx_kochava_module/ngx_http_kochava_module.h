@@ -133,7 +133,10 @@ typedef struct {
     ngx_http_kochava_fanout_t    *fanout;         /* NULL: none runs */
     ngx_http_kochava_journal_t    journal;        /* async: write-ahead */
 
+    uint32_t                      dedup_owner;    /* its token; 0: none */
+
     unsigned                      settings:1;     /* .../settings */
+    unsigned                      dedup_confirmed:1;  /* all outs */
 } ngx_http_kochava_ctx_t;
 
 

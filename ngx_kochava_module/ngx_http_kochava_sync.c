@@ -16,6 +16,7 @@
 #include "ngx_http_kochava_sync.h"
 #include "ngx_http_kochava_fanout.h"
 #include "ngx_http_kochava_reply.h"
+#include "ngx_http_kochava_dedup.h"
 
 
 static void ngx_http_kochava_sync_done(ngx_http_kochava_fanout_t *f);
@@ -27,11 +28,12 @@ ngx_int_t
 ngx_http_kochava_sync_deliver(ngx_http_request_t *r,
     ngx_http_kochava_ctx_t *ctx)
 {
+    uint32_t                    i;
     ngx_http_kochava_fanout_t  *f;
 
     f = ngx_pcalloc(r->pool, sizeof(ngx_http_kochava_fanout_t));
     if (f == NULL) {
-        return NGX_ERROR;
+        goto failed;
     }
 
     f->request = r;
@@ -42,10 +44,20 @@ ngx_http_kochava_sync_deliver(ngx_http_request_t *r,
     f->data = ctx;
 
     if (ngx_http_kochava_fanout_start(f) != NGX_OK) {
-        return NGX_ERROR;
+        goto failed;
     }
 
     return NGX_DONE;
+
+failed:
+
+    /* nothing was sent (answered 500): the client's retry is to go */
+
+    for (i = 0; i < ctx->result.nouts; i++) {
+        ngx_http_kochava_dedup_release(r, &ctx->app_id, &ctx->result.outs[i]);
+    }
+
+    return NGX_ERROR;
 }
 
 
@@ -91,5 +103,29 @@ ngx_http_kochava_sync_answer(ngx_http_request_t *r,
                                            "Upstream unavailable");
     }
 
+    if (ctx->result.held) {
+        return ngx_http_kochava_sync_held(r, ctx);
+    }
+
     return ngx_http_kochava_send_result(r, &ctx->result);
+}
+
+
+/*
+ * Messages of the request were not sent: a copy of each is in flight
+ * under another request, which may still fail.  A 200 would make the SDK
+ * drop them; 503 + Retry-After makes it send them again, when the copy
+ * is delivered (a duplicate then) or released (forwarded then).
+ */
+
+ngx_int_t
+ngx_http_kochava_sync_held(ngx_http_request_t *r, ngx_http_kochava_ctx_t *ctx)
+{
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "kochava: %uD messages not sent, a copy of each is in "
+                  "flight under another request: answered 503",
+                  ctx->result.held);
+
+    return ngx_http_kochava_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                       "Message in flight");
 }

@@ -263,3 +263,154 @@ kochava_messages_deduplicated_total{where="batch"} 2
 kochava_messages_deduplicated_total{where="local"} 0
 kochava_upstream_requests_total{destination="kochava",result="ok"} 2
 kochava_dedup_entries{zone="ids"} 2
+
+
+
+=== TEST 10: sync: a copy sent while the first waits on a slow upstream gets 503 + Retry-After; once the first is delivered, a copy is de-duplicated
+--- http_config
+    map $kochava_write_key $kochava_app { default ""; wk_test_1 koexample-app-guid; }
+    kochava_dedup_zone ids:1m;
+--- no_kochava_defaults
+--- config eval
+ingest_config('kochava_dedup ids; add_header X-Dedup $kochava_deduplicated always;') . q{
+    location = /metrics { kochava_status; }
+    location /_kochava/track {
+        internal;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/_mock/slow;
+    }
+}
+--- init
+t::TestKochava::background_post('/v1/track',
+    'Authorization: ' . main::basic_auth(main::KEY()),
+    main::json(main::android_track('Slow')));
+sleep 0.5;
+--- more_headers eval
+my $auth = "Authorization: " . basic_auth(KEY);
+[$auth, $auth, ""]
+--- request eval
+my $body = "POST /v1/track\n" . json(android_track('Slow'));
+[$body, $body, "GET /metrics"]
+--- wait: 2
+--- error_code eval: [503, 200, 200]
+--- response_headers eval
+["Retry-After: 10\nX-Dedup: 0\nX-Kochava: m=1 a=1 r=0 s=0 o=0", "X-Dedup: 1", ""]
+--- response_body eval
+[qq{{"success":false,"message":"Message in flight"}}, qq{{"success":true}}, qr/.*/]
+--- metrics
+kochava_upstream_requests_total{destination="kochava",result="ok"} 1
+kochava_requests_total{status="503"} 1
+kochava_requests_total{status="200"} 2
+kochava_messages_deduplicated_total{where="local"} 1
+--- error_log
+kochava: 1 messages not sent, a copy of each is in flight under another request: answered 503
+--- timeout: 10
+
+
+
+=== TEST 11: sync: a retryable failure releases the id, so the retry is forwarded; exactly one copy is delivered in the end
+--- http_config
+    map $kochava_write_key $kochava_app { default ""; wk_test_1 koexample-app-guid; }
+    map $request_uri $kochava_mock { /v1/track?try=1 /_mock/fail/503; default /_mock/kochava; }
+    kochava_dedup_zone ids:1m;
+--- no_kochava_defaults
+--- config eval
+ingest_config('kochava_dedup ids; add_header X-Dedup $kochava_deduplicated always;') . q{
+    location = /metrics { kochava_status; }
+    location /_kochava/track {
+        internal;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT$kochava_mock;
+    }
+}
+--- more_headers eval
+my $auth = "Authorization: " . basic_auth(KEY);
+[$auth, $auth, $auth, ""]
+--- request eval
+my $body = json(android_track('Failing'));
+["POST /v1/track?try=1\n$body", "POST /v1/track?try=2\n$body", "POST /v1/track?try=3\n$body", "GET /metrics"]
+--- error_code eval: [503, 200, 200, 200]
+--- response_headers eval
+["X-Dedup: 0", "X-Dedup: 0\nX-Kochava: m=1 a=1 r=0 s=0 o=1", "X-Dedup: 1", ""]
+--- kochava eval: json([kochava_event('Failing')])
+--- metrics
+kochava_upstream_requests_total{destination="kochava",result="retryable"} 1
+kochava_upstream_requests_total{destination="kochava",result="ok"} 1
+kochava_dedup_entries{zone="ids"} 1
+--- error_log
+kochava: kochava failed for message 0 with 503 (retryable)
+
+
+
+=== TEST 12: async: a copy sent while the first is in flight is de-duplicated (answered 200, not forwarded)
+--- http_config
+    map $kochava_write_key $kochava_app { default ""; wk_test_1 koexample-app-guid; }
+    kochava_dedup_zone ids:1m;
+--- no_kochava_defaults
+--- config eval
+ingest_config('kochava_delivery async; kochava_spool spool; kochava_dedup ids; add_header X-Dedup $kochava_deduplicated always;') . q{
+    location /_kochava/track {
+        internal;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/_mock/kochava/slow;
+    }
+}
+--- more_headers eval: "Authorization: " . basic_auth(KEY)
+--- pipelined_requests eval
+my $body = json(android_track('In Flight'));
+["POST /v1/track\n$body", "POST /v1/track\n$body"]
+--- error_code eval: [200, 200]
+--- response_headers eval
+["X-Dedup: 0", "X-Dedup: 1"]
+--- wait: 1
+--- kochava eval: json([kochava_event('In Flight')])
+--- spool: []
+
+
+
+=== TEST 13: async without its journal (the spool is full): a copy meeting the first's reservation is de-duplicated too
+--- http_config
+    map $kochava_write_key $kochava_app { default ""; wk_test_1 koexample-app-guid; }
+    kochava_dedup_zone ids:1m;
+--- no_kochava_defaults
+--- config eval
+ingest_config('kochava_delivery async; kochava_spool spool max_size=1; kochava_dedup ids; add_header X-Dedup $kochava_deduplicated always;') . q{
+    location /_kochava/track {
+        internal;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/_mock/kochava/slow;
+    }
+}
+--- more_headers eval: "Authorization: " . basic_auth(KEY)
+--- pipelined_requests eval
+my $body = json(android_track('Unjournaled'));
+["POST /v1/track\n$body", "POST /v1/track\n$body"]
+--- error_code eval: [200, 200]
+--- response_headers eval
+["X-Dedup: 0", "X-Dedup: 1"]
+--- wait: 1
+--- kochava eval: json([kochava_event('Unjournaled')])
+--- error_log
+accepted without their journal
+
+
+
+=== TEST 14: async: a journaled message is confirmed before the answer: a copy after its reservation would have expired, while the first is still in flight, is de-duplicated
+--- http_config
+    map $kochava_write_key $kochava_app { default ""; wk_test_1 koexample-app-guid; }
+    kochava_dedup_zone ids:1m reserve=1s;
+--- no_kochava_defaults
+--- config eval
+ingest_config('kochava_delivery async; kochava_spool spool; kochava_dedup ids; add_header X-Dedup $kochava_deduplicated always;') . q{
+    location /_kochava/track {
+        internal;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/_mock/slow;
+    }
+}
+--- more_headers eval
+my $auth = "Authorization: " . basic_auth(KEY);
+[$auth, $auth]
+--- request eval
+my $body = "POST /v1/track\n" . json(android_track('Journaled'));
+[$body, $body]
+--- wait: 1.5
+--- error_code eval: [200, 200]
+--- response_headers eval
+["X-Dedup: 0", "X-Dedup: 1"]
+--- spool: []
