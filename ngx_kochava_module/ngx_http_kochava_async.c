@@ -327,8 +327,9 @@ ngx_http_kochava_async_create(ngx_http_request_t *r,
     a->ctx.call = ctx->call;
 
     /* the fan-out confirms and releases what the client's request took */
-    a->ctx.dedup_owner = ctx->dedup_owner;
-    a->ctx.dedup_confirmed = ctx->dedup_confirmed;
+    if (ngx_http_kochava_dedup_copy(fr->pool, &a->ctx, ctx) != NGX_OK) {
+        goto failed;
+    }
 
     /* the key of de-duplication entries */
     if (ngx_http_kochava_copy_str(fr->pool, &a->ctx.app_id, &ctx->app_id)

@@ -44,6 +44,13 @@
 #define NGX_HTTP_KOCHAVA_DEDUP_WARN     60
 
 
+/* a request's store confirms, sent when it ends */
+typedef struct {
+    ngx_http_kochava_ctx_t       *ctx;
+    ngx_http_kochava_store_t     *store;
+} ngx_http_kochava_dedup_flush_t;
+
+
 /* reserve= of kochava_dedup_zone */
 #define NGX_HTTP_KOCHAVA_DEDUP_RESERVE  60
 
@@ -100,6 +107,16 @@ static ngx_http_kochava_dedup_node_t *ngx_http_kochava_dedup_insert(
 static ngx_http_kochava_dedup_ctx_t *ngx_http_kochava_dedup_zone_of(
     ngx_http_request_t *r, ngx_http_kochava_ctx_t **ctxp);
 static uint32_t ngx_http_kochava_dedup_owner(ngx_http_kochava_ctx_t *ctx);
+static void ngx_http_kochava_dedup_apply(ngx_http_request_t *r,
+    ngx_http_kochava_dedup_ctx_t *dctx, ngx_http_kochava_ctx_t *ctx,
+    ngx_str_t *app_id, const kochava_id_t *ids, ngx_uint_t n,
+    ngx_uint_t confirm);
+static ngx_int_t ngx_http_kochava_dedup_later(ngx_http_request_t *r,
+    ngx_http_kochava_dedup_ctx_t *dctx, ngx_http_kochava_ctx_t *ctx,
+    kochava_out_t *out);
+static void ngx_http_kochava_dedup_flush(void *data);
+static ngx_http_kochava_store_id_t *ngx_http_kochava_dedup_store_ids(
+    ngx_http_kochava_ctx_t *ctx, kochava_out_t *out, ngx_uint_t *n);
 static void ngx_http_kochava_dedup_full(ngx_http_request_t *r,
     ngx_http_kochava_dedup_ctx_t *dctx, ngx_uint_t evicted,
     ngx_uint_t failed);
@@ -595,23 +612,19 @@ ngx_http_kochava_dedup_seen(void *data, const char *id, size_t len)
  * Delivered, refused for good, or on disk: the ids of out are confirmed
  * for the zone's ttl, whoever reserved them (if our reservation expired
  * and another request took the id since, that copy is now a duplicate:
- * ours went).  Nothing to do once every output of the request was
- * confirmed at once (ngx_http_kochava_dedup_confirm_all).
+ * ours went), and in the fleet store (in the background).  Nothing to do
+ * once every output of the request was confirmed at once
+ * (ngx_http_kochava_dedup_confirm_all).
  */
 
 void
 ngx_http_kochava_dedup_confirm(ngx_http_request_t *r, ngx_str_t *app_id,
     kochava_out_t *out)
 {
-    size_t                          klen;
-    u_char                         *key;
-    time_t                          now;
-    uint32_t                        hash, owner;
-    ngx_uint_t                      i, evicted, failed;
-    ngx_http_kochava_ctx_t         *ctx;
-    ngx_http_kochava_dedup_ctx_t   *dctx;
-    ngx_http_kochava_dedup_node_t  *dn;
-    u_char                          buf[NGX_HTTP_KOCHAVA_DEDUP_KEY_MAX];
+    ngx_uint_t                     n;
+    ngx_http_kochava_ctx_t        *ctx;
+    ngx_http_kochava_store_id_t   *sids;
+    ngx_http_kochava_dedup_ctx_t  *dctx;
 
     if (out == NULL || out->ids == NULL) {
         return;
@@ -623,15 +636,188 @@ ngx_http_kochava_dedup_confirm(ngx_http_request_t *r, ngx_str_t *app_id,
         return;
     }
 
+    ngx_http_kochava_dedup_apply(r, dctx, ctx, app_id, out->ids, out->count,
+                                 1);
+
+    sids = ngx_http_kochava_dedup_store_ids(ctx, out, &n);
+
+    if (sids && dctx->store
+        && ngx_http_kochava_dedup_later(r, dctx, ctx, out) != NGX_OK)
+    {
+        ngx_http_kochava_store_confirm(dctx->store, sids, n);
+    }
+}
+
+
+/*
+ * Failed and nowhere (or, the fan-out says, not to be recorded): the ids
+ * of out that this request reserved or confirmed are deleted, so the next
+ * copy is forwarded; so are the reservations it won in the fleet store.
+ * One another request took since (our reservation had expired) stays its
+ * own.
+ */
+
+void
+ngx_http_kochava_dedup_release(ngx_http_request_t *r, ngx_str_t *app_id,
+    kochava_out_t *out)
+{
+    ngx_uint_t                     n;
+    ngx_http_kochava_ctx_t        *ctx;
+    ngx_http_kochava_store_id_t   *sids;
+    ngx_http_kochava_dedup_ctx_t  *dctx;
+
+    if (out == NULL || out->ids == NULL) {
+        return;
+    }
+
+    dctx = ngx_http_kochava_dedup_zone_of(r, &ctx);
+
+    if (dctx == NULL || ctx == NULL || ctx->dedup_owner == 0) {
+        return;
+    }
+
+    ngx_http_kochava_dedup_apply(r, dctx, ctx, app_id, out->ids, out->count,
+                                 0);
+
+    sids = ngx_http_kochava_dedup_store_ids(ctx, out, &n);
+
+    if (sids && dctx->store) {
+        if (ctx->store_confirm) {
+            /* not to be confirmed when the request ends, after all */
+            ctx->store_confirm[out - ctx->result.outs] = 0;
+        }
+
+        /* only the ids with our cas: those the store gave this request */
+        ngx_http_kochava_store_release(dctx->store, sids, n);
+    }
+}
+
+
+/* one id in the local zone only: confirmed (1) or released (0) */
+
+void
+ngx_http_kochava_dedup_local(ngx_http_request_t *r, ngx_str_t *app_id,
+    const kochava_id_t *id, ngx_uint_t confirm)
+{
+    ngx_http_kochava_ctx_t        *ctx;
+    ngx_http_kochava_dedup_ctx_t  *dctx;
+
+    dctx = ngx_http_kochava_dedup_zone_of(r, &ctx);
+
+    if (dctx && ctx) {
+        ngx_http_kochava_dedup_apply(r, dctx, ctx, app_id, id, 1, confirm);
+    }
+}
+
+
+/*
+ * Async: the outputs are in the spool's journal before the client's 200,
+ * and the replay sends what the fan-out does not: on disk is as good as
+ * delivered.  Every output is confirmed now, in the store with one call;
+ * the fan-out's confirms of this request are then nothing to do (its
+ * releases still act).
+ */
+
+void
+ngx_http_kochava_dedup_confirm_all(ngx_http_request_t *r,
+    ngx_http_kochava_ctx_t *ctx)
+{
+    uint32_t                       i;
+    ngx_http_kochava_dedup_ctx_t  *dctx;
+
+    dctx = ngx_http_kochava_dedup_zone_of(r, NULL);
+
+    if (dctx == NULL || ctx->dedup_confirmed) {
+        return;
+    }
+
+    for (i = 0; i < ctx->result.nouts; i++) {
+        if (ctx->result.outs[i].ids) {
+            ngx_http_kochava_dedup_apply(r, dctx, ctx, &ctx->app_id,
+                                         ctx->result.outs[i].ids,
+                                         ctx->result.outs[i].count, 1);
+        }
+    }
+
+    if (ctx->store_ids && dctx->store) {
+        ngx_http_kochava_store_confirm(dctx->store, ctx->store_ids,
+                                       ctx->store_first[ctx->result.nouts]);
+    }
+
+    ctx->dedup_confirmed = 1;
+}
+
+
+/*
+ * The detached request of an async fan-out confirms and releases what the
+ * client's request took: its token, its flag and its store ids, copied.
+ */
+
+ngx_int_t
+ngx_http_kochava_dedup_copy(ngx_pool_t *pool, ngx_http_kochava_ctx_t *to,
+    ngx_http_kochava_ctx_t *from)
+{
+    size_t  size;
+
+    to->dedup_owner = from->dedup_owner;
+    to->dedup_confirmed = from->dedup_confirmed;
+
+    if (from->store_ids == NULL) {
+        return NGX_OK;
+    }
+
+    size = (from->result.nouts + 1) * sizeof(uint32_t);
+
+    to->store_first = ngx_pnalloc(pool, size);
+    if (to->store_first == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(to->store_first, from->store_first, size);
+
+    size = from->store_first[from->result.nouts]
+           * sizeof(ngx_http_kochava_store_id_t);
+
+    to->store_ids = ngx_palloc(pool, size ? size : 1);
+    if (to->store_ids == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(to->store_ids, from->store_ids, size);
+
+    return NGX_OK;
+}
+
+
+/*
+ * The local zone's part of a confirm (1) or a release (0) of n ids, under
+ * one hold of the lock.
+ */
+
+static void
+ngx_http_kochava_dedup_apply(ngx_http_request_t *r,
+    ngx_http_kochava_dedup_ctx_t *dctx, ngx_http_kochava_ctx_t *ctx,
+    ngx_str_t *app_id, const kochava_id_t *ids, ngx_uint_t n,
+    ngx_uint_t confirm)
+{
+    size_t                          klen;
+    u_char                         *key;
+    time_t                          now;
+    uint32_t                        hash, owner;
+    ngx_uint_t                      i, evicted, failed, done;
+    ngx_http_kochava_dedup_node_t  *dn;
+    u_char                          buf[NGX_HTTP_KOCHAVA_DEDUP_KEY_MAX];
+
     owner = ctx ? ngx_http_kochava_dedup_owner(ctx) : 0;
     now = ngx_time();
     evicted = 0;
     failed = 0;
+    done = 0;
 
     ngx_shmtx_lock(&dctx->shpool->mutex);
 
-    for (i = 0; i < out->count; i++) {
-        key = ngx_http_kochava_dedup_key(app_id, &out->ids[i], buf, &klen);
+    for (i = 0; i < n; i++) {
+        key = ngx_http_kochava_dedup_key(app_id, &ids[i], buf, &klen);
 
         if (key == NULL) {
             continue;
@@ -640,6 +826,15 @@ ngx_http_kochava_dedup_confirm(ngx_http_request_t *r, ngx_str_t *app_id,
         hash = ngx_crc32_short(key, klen);
 
         dn = ngx_http_kochava_dedup_lookup(dctx, key, klen, hash);
+
+        if (!confirm) {
+            if (dn && dn->owner == owner) {
+                ngx_http_kochava_dedup_delete(dctx, dn);
+                done++;
+            }
+
+            continue;
+        }
 
         if (dn) {
             ngx_queue_remove(&dn->queue);
@@ -657,6 +852,7 @@ ngx_http_kochava_dedup_confirm(ngx_http_request_t *r, ngx_str_t *app_id,
         dn->confirmed = 1;
         dn->expire = now + dctx->ttl;
         dn->owner = owner;
+        done++;
     }
 
     ngx_shmtx_unlock(&dctx->shpool->mutex);
@@ -665,93 +861,104 @@ ngx_http_kochava_dedup_confirm(ngx_http_request_t *r, ngx_str_t *app_id,
         ngx_http_kochava_dedup_full(r, dctx, evicted, failed);
     }
 
-    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "kochava: dedup confirmed %uD messages, %ui evicted, "
-                   "%ui entries", out->count, evicted, dctx->sh->entries);
+    ngx_log_debug4(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "kochava: dedup %s %ui of %ui messages, %ui entries",
+                   confirm ? "confirmed" : "released", done, n,
+                   dctx->sh->entries);
 }
 
 
 /*
- * Failed and nowhere (or, the fan-out says, not to be recorded): the ids
- * of out that this request reserved or confirmed are deleted, so the next
- * copy is forwarded.  One another request took since (our reservation had
- * expired) stays its own.
+ * The store's confirms of a request's outputs are sent together when the
+ * request ends: one call (one write per server) instead of one per
+ * outbound request.  Their reservations hold meanwhile; a release before
+ * the end takes its output out.  NGX_ERROR: send it now.
  */
 
-void
-ngx_http_kochava_dedup_release(ngx_http_request_t *r, ngx_str_t *app_id,
+static ngx_int_t
+ngx_http_kochava_dedup_later(ngx_http_request_t *r,
+    ngx_http_kochava_dedup_ctx_t *dctx, ngx_http_kochava_ctx_t *ctx,
     kochava_out_t *out)
 {
-    size_t                          klen;
-    u_char                         *key;
-    uint32_t                        owner;
-    ngx_uint_t                      i, n;
-    ngx_http_kochava_ctx_t         *ctx;
-    ngx_http_kochava_dedup_ctx_t   *dctx;
-    ngx_http_kochava_dedup_node_t  *dn;
-    u_char                          buf[NGX_HTTP_KOCHAVA_DEDUP_KEY_MAX];
+    ngx_pool_cleanup_t              *cln;
+    ngx_http_kochava_dedup_flush_t  *fl;
 
-    if (out == NULL || out->ids == NULL) {
-        return;
+    if (ctx->store_confirm == NULL) {
+        ctx->store_confirm = ngx_pcalloc(r->pool, ctx->result.nouts);
+        fl = ngx_palloc(r->pool, sizeof(ngx_http_kochava_dedup_flush_t));
+        cln = ngx_pool_cleanup_add(r->pool, 0);
+
+        if (ctx->store_confirm == NULL || fl == NULL || cln == NULL) {
+            ctx->store_confirm = NULL;
+            return NGX_ERROR;
+        }
+
+        fl->ctx = ctx;
+        fl->store = dctx->store;
+
+        cln->handler = ngx_http_kochava_dedup_flush;
+        cln->data = fl;
     }
 
-    dctx = ngx_http_kochava_dedup_zone_of(r, &ctx);
+    ctx->store_confirm[out - ctx->result.outs] = 1;
 
-    if (dctx == NULL || ctx == NULL || ctx->dedup_owner == 0) {
-        return;
-    }
+    return NGX_OK;
+}
 
-    owner = ctx->dedup_owner;
-    n = 0;
 
-    ngx_shmtx_lock(&dctx->shpool->mutex);
+/* the request ends: its outputs' confirms, a call per run of them */
 
-    for (i = 0; i < out->count; i++) {
-        key = ngx_http_kochava_dedup_key(app_id, &out->ids[i], buf, &klen);
+static void
+ngx_http_kochava_dedup_flush(void *data)
+{
+    ngx_http_kochava_dedup_flush_t *fl = data;
 
-        if (key == NULL) {
+    uint32_t                 i, from;
+    ngx_http_kochava_ctx_t  *ctx;
+
+    ctx = fl->ctx;
+    from = 0;
+
+    for (i = 0; i <= ctx->result.nouts; i++) {
+
+        if (i < ctx->result.nouts && ctx->store_confirm[i]) {
             continue;
         }
 
-        dn = ngx_http_kochava_dedup_lookup(dctx, key, klen,
-                                           ngx_crc32_short(key, klen));
+        /* outputs from .. i - 1 are to be confirmed */
 
-        if (dn && dn->owner == owner) {
-            ngx_http_kochava_dedup_delete(dctx, dn);
-            n++;
+        if (ctx->store_first[i] > ctx->store_first[from]) {
+            ngx_http_kochava_store_confirm(fl->store,
+                                   &ctx->store_ids[ctx->store_first[from]],
+                                   ctx->store_first[i]
+                                   - ctx->store_first[from]);
         }
+
+        from = i + 1;
     }
-
-    ngx_shmtx_unlock(&dctx->shpool->mutex);
-
-    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "kochava: dedup released %ui of %uD messages", n,
-                   out->count);
 }
 
 
-/*
- * Async: the outputs are in the spool's journal before the client's 200,
- * and the replay sends what the fan-out does not: on disk is as good as
- * delivered.  Every output is confirmed now; the fan-out's confirms of
- * this request are then nothing to do (its releases still act).
- */
+/* the store ids of out, one of ctx's outputs; NULL when none were asked */
 
-void
-ngx_http_kochava_dedup_confirm_all(ngx_http_request_t *r,
-    ngx_http_kochava_ctx_t *ctx)
+static ngx_http_kochava_store_id_t *
+ngx_http_kochava_dedup_store_ids(ngx_http_kochava_ctx_t *ctx,
+    kochava_out_t *out, ngx_uint_t *n)
 {
-    uint32_t  i;
+    ngx_uint_t  i;
 
-    if (ctx->dedup_confirmed) {
-        return;
+    if (ctx == NULL || ctx->store_ids == NULL
+        || out < ctx->result.outs
+        || out >= ctx->result.outs + ctx->result.nouts)
+    {
+        return NULL;
     }
 
-    for (i = 0; i < ctx->result.nouts; i++) {
-        ngx_http_kochava_dedup_confirm(r, &ctx->app_id, &ctx->result.outs[i]);
-    }
+    i = out - ctx->result.outs;
 
-    ctx->dedup_confirmed = 1;
+    *n = ctx->store_first[i + 1] - ctx->store_first[i];
+
+    return *n ? &ctx->store_ids[ctx->store_first[i]] : NULL;
 }
 
 

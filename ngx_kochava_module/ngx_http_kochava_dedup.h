@@ -53,6 +53,14 @@ void ngx_http_kochava_dedup_release(ngx_http_request_t *r, ngx_str_t *app_id,
 void ngx_http_kochava_dedup_confirm_all(ngx_http_request_t *r,
     ngx_http_kochava_ctx_t *ctx);
 
+/* one id in r's local zone only: confirmed (1) or released (0) */
+void ngx_http_kochava_dedup_local(ngx_http_request_t *r, ngx_str_t *app_id,
+    const kochava_id_t *id, ngx_uint_t confirm);
+
+/* what the detached request of an async fan-out needs of from's */
+ngx_int_t ngx_http_kochava_dedup_copy(ngx_pool_t *pool,
+    ngx_http_kochava_ctx_t *to, ngx_http_kochava_ctx_t *from);
+
 /* the kochava_dedup_entries family, for the status page */
 u_char *ngx_http_kochava_dedup_status(u_char *p, u_char *last);
 

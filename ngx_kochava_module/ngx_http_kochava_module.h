@@ -135,6 +135,15 @@ typedef struct {
 
     uint32_t                      dedup_owner;    /* its token; 0: none */
 
+    /*
+     * The outputs' client ids as the fleet store was asked about them, in
+     * order: out i's are store_ids[store_first[i] .. store_first[i + 1]);
+     * NULL when the store was not asked (ngx_http_kochava_admit.c).
+     */
+    ngx_http_kochava_store_id_t  *store_ids;
+    uint32_t                     *store_first;
+    u_char                       *store_confirm;  /* per out: when it ends */
+
     unsigned                      settings:1;     /* .../settings */
     unsigned                      dedup_confirmed:1;  /* all outs */
 } ngx_http_kochava_ctx_t;
