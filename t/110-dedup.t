@@ -283,14 +283,14 @@ ingest_config('kochava_dedup ids; add_header X-Dedup $kochava_deduplicated alway
 t::TestKochava::background_post('/v1/track',
     'Authorization: ' . main::basic_auth(main::KEY()),
     main::json(main::android_track('Slow')));
-sleep 0.5;
+sleep 1;
 --- more_headers eval
 my $auth = "Authorization: " . basic_auth(KEY);
 [$auth, $auth, ""]
 --- request eval
 my $body = "POST /v1/track\n" . json(android_track('Slow'));
 [$body, $body, "GET /metrics"]
---- wait: 2
+--- wait: 2.5
 --- error_code eval: [503, 200, 200]
 --- response_headers eval
 ["Retry-After: 10\nX-Dedup: 0\nX-Kochava: m=1 a=1 r=0 s=0 o=0", "X-Dedup: 1", ""]
