@@ -67,6 +67,10 @@ typedef enum {
 typedef struct {
     ngx_str_t                     uri;
     ngx_str_t                     args;
+
+    /* this worker's: nginx answered for it (an alert a second at most) */
+    time_t                        alerted;
+    ngx_uint_t                    unlogged;
 } ngx_http_kochava_pass_t;
 
 
