@@ -116,7 +116,7 @@ ngx_http_kochava_sync_done(ngx_http_kochava_offload_t *o)
     f = &o->fanout;
     w = run->wait;
 
-    if (w == NULL) {
+    if (w == NULL || w->request->connection->error) {
         ngx_log_error(NGX_LOG_INFO, f->request->connection->log, 0,
                       "kochava: fan-out of %ui requests over after its "
                       "client went away: %ui delivered, %ui refused, "
@@ -125,6 +125,9 @@ ngx_http_kochava_sync_done(ngx_http_kochava_offload_t *o)
                       f->outcomes[KOCHAVA_OUTCOME_PERMANENT],
                       f->outcomes[KOCHAVA_OUTCOME_RETRYABLE]
                       + f->outcomes[KOCHAVA_OUTCOME_TIMEOUT]);
+    }
+
+    if (w == NULL) {
         return;
     }
 
