@@ -87,3 +87,34 @@ ngx_http_kochava_ratelimit_log(ngx_http_kochava_ratelimit_t *rl,
 
     ngx_log_error(level, log, err, "%*s", (size_t) (p - line), line);
 }
+
+
+void
+ngx_http_kochava_ratelimit_summary(ngx_http_kochava_ratelimit_t *rl,
+    ngx_uint_t level, ngx_log_t *log, const char *what, const char *fmt, ...)
+{
+    u_char      *p, *last, line[NGX_MAX_ERROR_STR];
+    va_list      args;
+    ngx_uint_t   n;
+
+    if (log->log_level < level) {
+        return;
+    }
+
+    n = ngx_http_kochava_ratelimit_flush(rl);
+
+    if (n == 0) {
+        return;
+    }
+
+    last = line + sizeof(line);
+
+    va_start(args, fmt);
+    p = ngx_vslprintf(line, last, fmt, args);
+    va_end(args);
+
+    p = ngx_slprintf(p, last, ": %ui more \"%s\" since the last such line",
+                     n, what);
+
+    ngx_log_error(level, log, 0, "%*s", (size_t) (p - line), line);
+}

@@ -52,5 +52,13 @@ ngx_uint_t ngx_http_kochava_ratelimit_flush(ngx_http_kochava_ratelimit_t *rl);
 void ngx_http_kochava_ratelimit_log(ngx_http_kochava_ratelimit_t *rl,
     ngx_uint_t level, ngx_log_t *log, ngx_err_t err, const char *fmt, ...);
 
+/*
+ * From a timer: when lines were not logged and a line may say so now
+ * (ngx_http_kochava_ratelimit_flush()), logs "<fmt...>: N more \"what\"
+ * since the last such line", what being the gist of the lines.
+ */
+void ngx_http_kochava_ratelimit_summary(ngx_http_kochava_ratelimit_t *rl,
+    ngx_uint_t level, ngx_log_t *log, const char *what, const char *fmt, ...);
+
 
 #endif /* _NGX_HTTP_KOCHAVA_RATELIMIT_H_INCLUDED_ */

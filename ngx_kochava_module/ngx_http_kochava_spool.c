@@ -961,23 +961,15 @@ static void
 ngx_http_kochava_spool_flush_errors(ngx_http_kochava_spool_t *spool,
     ngx_log_t *log)
 {
-    ngx_uint_t                       i, n;
+    ngx_uint_t                       i;
     ngx_http_kochava_spool_error_t  *e;
 
     for (i = 0; i < NGX_HTTP_KOCHAVA_SPOOL_NERRORS; i++) {
         e = &ngx_http_kochava_spool_errors[i];
 
-        if (log->log_level < e->level) {
-            continue;
-        }
-
-        n = ngx_http_kochava_ratelimit_flush(&spool->errors[i]);
-
-        if (n) {
-            ngx_log_error(e->level, log, 0,
-                          "kochava: spool \"%V\": %s (%ui more since the "
-                          "last such line)", &spool->path, e->text, n);
-        }
+        ngx_http_kochava_ratelimit_summary(&spool->errors[i], e->level, log,
+                                           e->text, "kochava: spool \"%V\"",
+                                           &spool->path);
     }
 }
 
