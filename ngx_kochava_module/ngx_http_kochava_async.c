@@ -32,6 +32,7 @@
 #include "ngx_http_kochava_reply.h"
 #include "ngx_http_kochava_dedup.h"
 #include "ngx_http_kochava_metrics.h"
+#include "ngx_http_kochava_ratelimit.h"
 
 
 typedef struct {
@@ -68,6 +69,9 @@ static void ngx_http_kochava_spool_all(ngx_http_request_t *r,
 static ngx_uint_t  ngx_http_kochava_async_n;
 static size_t      ngx_http_kochava_async_bytes;
 static ngx_uint_t  ngx_http_kochava_async_conns;
+
+/* "fan-out not started" comes once per request under load: limited */
+static ngx_http_kochava_ratelimit_t  ngx_http_kochava_async_not_started;
 
 
 /*
@@ -136,8 +140,7 @@ ngx_http_kochava_async_deliver(ngx_http_request_t *r,
                                       r->connection->log)
         != NGX_OK)
     {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "kochava: the journal could not be synced to disk");
+        /* logged by the spool */
         w->wait.rc = NGX_ERROR;
         ngx_post_event(&w->event, &ngx_posted_events);
     }
@@ -364,10 +367,12 @@ ngx_http_kochava_spool_all(ngx_http_request_t *r,
         ngx_http_kochava_journal_done(&ctx->journal, NULL,
                                       r->connection->log);
 
-        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                      "kochava: async fan-out not started (%s), %uD "
-                      "requests left in the spool's journal", why,
-                      ctx->result.nouts);
+        ngx_http_kochava_ratelimit_log(&ngx_http_kochava_async_not_started,
+                                       NGX_LOG_WARN, r->connection->log, 0,
+                                       "kochava: async fan-out not started "
+                                       "(%s), %uD requests left in the "
+                                       "spool's journal", why,
+                                       ctx->result.nouts);
         return;
     }
 
@@ -385,7 +390,9 @@ ngx_http_kochava_spool_all(ngx_http_request_t *r,
         }
     }
 
-    ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                  "kochava: async fan-out not started (%s), %uD of %uD "
-                  "requests spooled", why, spooled, ctx->result.nouts);
+    ngx_http_kochava_ratelimit_log(&ngx_http_kochava_async_not_started,
+                                   NGX_LOG_WARN, r->connection->log, 0,
+                                   "kochava: async fan-out not started (%s), "
+                                   "%uD of %uD requests spooled", why, spooled,
+                                   ctx->result.nouts);
 }

@@ -303,7 +303,8 @@ static ngx_int_t
 ngx_http_kochava_postconfiguration(ngx_conf_t *cf)
 {
     if (ngx_http_kochava_metrics_init(cf) != NGX_OK
-        || ngx_http_kochava_store_init(cf) != NGX_OK)
+        || ngx_http_kochava_store_init(cf) != NGX_OK
+        || ngx_http_kochava_ingest_init(cf) != NGX_OK)
     {
         return NGX_ERROR;
     }

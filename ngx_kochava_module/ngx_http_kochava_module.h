@@ -138,6 +138,8 @@ typedef struct {
     ngx_http_kochava_journal_t    journal;        /* async: write-ahead */
 
     unsigned                      settings:1;     /* .../settings */
+    unsigned                      reading_body:1; /* ingest body filter */
+    unsigned                      body_lost:1;    /* it could not be kept */
 } ngx_http_kochava_ctx_t;
 
 
