@@ -30,6 +30,7 @@
 #include "ngx_http_kochava_fanout.h"
 #include "ngx_http_kochava_dedup.h"
 #include "ngx_http_kochava_metrics.h"
+#include "ngx_http_kochava_ratelimit.h"
 
 
 static void ngx_http_kochava_fanout_cleanup(void *data);
@@ -61,6 +62,16 @@ static ngx_int_t ngx_http_kochava_body_filter(ngx_http_request_t *r,
 
 static ngx_str_t  ngx_http_kochava_post = ngx_string("POST");
 static ngx_str_t  ngx_http_kochava_json_type = ngx_string("application/json");
+
+
+/*
+ * This worker's lines of failed and refused outbound requests, one a
+ * second at most per destination and outcome: a Kochava that is down
+ * must not fill the disk with one line per message (the metrics count
+ * every one).
+ */
+static ngx_http_kochava_ratelimit_t
+    ngx_http_kochava_judged[KOCHAVA_NDESTS][KOCHAVA_NOUTCOMES];
 
 
 static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
@@ -550,7 +561,7 @@ ngx_http_kochava_sr_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
 
 /*
  * A pass location that nginx answered itself: "alert", at most once a
- * second per pass location and worker, with how many were not logged.
+ * second per ingest location, pass and worker, with how many were not.
  */
 
 static void
@@ -565,23 +576,15 @@ ngx_http_kochava_config_failure(ngx_http_kochava_fanout_t *f,
 
     ngx_http_kochava_metrics_config_error(s->out->dest);
 
-    if (ngx_time() == pass->alerted) {
-        pass->unlogged++;
-        return;
-    }
-
-    ngx_log_error(NGX_LOG_ALERT, f->request->connection->log, 0,
+    ngx_http_kochava_ratelimit_log(&pass->alerts, NGX_LOG_ALERT,
+                  f->request->connection->log, 0,
                   "kochava: %s location \"%V\" was answered %ui by nginx "
                   "itself, not by an upstream: the %s pass does not lead "
                   "to a proxy_pass location (a typo, a static location, "
                   "the ingest location?); message %uD kept for a retry, "
-                  "not marked delivered (%ui more since the last line)",
+                  "not marked delivered",
                   kochava_dest_name(s->out->dest), &pass->uri, s->status,
-                  kochava_dest_name(s->out->dest), s->out->index,
-                  pass->unlogged);
-
-    pass->alerted = ngx_time();
-    pass->unlogged = 0;
+                  kochava_dest_name(s->out->dest), s->out->index);
 }
 
 
@@ -651,14 +654,18 @@ ngx_http_kochava_sr_judge(ngx_http_request_t *sr, ngx_http_kochava_sr_t *s)
         break;
 
     case KOCHAVA_OUTCOME_PERMANENT:
-        ngx_log_error(NGX_LOG_ERR, sr->connection->log, 0,
+        ngx_http_kochava_ratelimit_log(
+                      &ngx_http_kochava_judged[s->out->dest][outcome],
+                      NGX_LOG_ERR, sr->connection->log, 0,
                       "kochava: %s refused message %uD with %ui, "
                       "not retried", kochava_dest_name(s->out->dest),
                       s->out->index, s->status);
         break;
 
     default:
-        ngx_log_error(NGX_LOG_WARN, sr->connection->log, 0,
+        ngx_http_kochava_ratelimit_log(
+                      &ngx_http_kochava_judged[s->out->dest][outcome],
+                      NGX_LOG_WARN, sr->connection->log, 0,
                       "kochava: %s failed for message %uD with %ui (%s)",
                       kochava_dest_name(s->out->dest), s->out->index,
                       s->status, kochava_outcome_name(outcome));

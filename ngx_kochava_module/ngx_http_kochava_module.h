@@ -20,6 +20,7 @@
 #include "kochava_core.h"
 #include "ngx_http_kochava_spool.h"
 #include "ngx_http_kochava_store.h"
+#include "ngx_http_kochava_ratelimit.h"
 
 
 #define NGX_HTTP_KOCHAVA_SYNC         0
@@ -69,8 +70,7 @@ typedef struct {
     ngx_str_t                     args;
 
     /* this worker's: nginx answered for it (an alert a second at most) */
-    time_t                        alerted;
-    ngx_uint_t                    unlogged;
+    ngx_http_kochava_ratelimit_t  alerts;
 } ngx_http_kochava_pass_t;
 
 

@@ -228,3 +228,28 @@ ingest_config('kochava_concurrency 1;') . q{
 --- grep_error_log eval: qr/http upstream keepalive|free keepalive peer: saving connection/
 --- grep_error_log_out eval
 qr/(free keepalive peer: saving connection.*){3}/s
+
+
+
+=== TEST 11: a Kochava that fails every message: one log line a second, with the count of the lines left out
+--- http_config
+    map $kochava_write_key $kochava_app { default ""; wk_test_1 koexample-app-guid; }
+--- no_kochava_defaults
+--- config eval
+ingest_config() . q{
+    location /_kochava/track {
+        internal;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/_mock/fail/503;
+    }
+}
+--- more_headers eval: "Authorization: " . basic_auth(KEY)
+--- request eval
+["POST /v1/batch\n" . json({batch => [map { android_track("Flood $_") } 1 .. 60]}),
+ "POST /v1/batch\n" . json({batch => [map { android_track("Flood $_") } 1 .. 60]})]
+--- error_code eval: [503, 503]
+--- grep_error_log eval: qr/kochava failed for message \d+ with 503 \(retryable\)(?: \(\d+ more since the last such line\))?/
+--- grep_error_log_out eval
+# 60 failures a request, each request's lines checked on their own: one
+# line in all, or one more for a second that began within them (it
+# carries the count); one a message without the limiter
+qr/\A(?:kochava failed for message \d+ with 503 \(retryable\)(?: \(\d+ more since the last such line\))?\n){0,2}\z/

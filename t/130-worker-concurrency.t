@@ -152,8 +152,6 @@ ingest_config() . q{
 --- grep_error_log eval: qr/failed for message \d+ with 503/
 --- grep_error_log_out
 failed for message 0 with 503
-failed for message 1 with 503
-failed for message 2 with 503
 --- no_error_log eval
 [qr/, [2-9] worker slots taken/, qr/\[alert\]/]
 
