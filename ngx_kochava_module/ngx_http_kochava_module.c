@@ -313,6 +313,7 @@ ngx_http_kochava_postconfiguration(ngx_conf_t *cf)
 {
     if (ngx_http_kochava_metrics_init(cf) != NGX_OK
         || ngx_http_kochava_store_init(cf) != NGX_OK
+        || ngx_http_kochava_ingest_init(cf) != NGX_OK
         || ngx_http_kochava_pass_check(cf) != NGX_OK
         || ngx_http_kochava_spool_access_init(cf) != NGX_OK)
     {

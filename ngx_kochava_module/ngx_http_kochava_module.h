@@ -73,6 +73,10 @@ typedef struct {
     ngx_str_t                     args;
     u_char                       *file;           /* of the directive; */
     ngx_uint_t                    line;           /* NULL: not set here */
+
+    /* this worker's: nginx answered for it (an alert a second at most) */
+    time_t                        alerted;
+    ngx_uint_t                    unlogged;
 } ngx_http_kochava_pass_t;
 
 
@@ -154,6 +158,8 @@ typedef struct {
     ngx_http_kochava_journal_t    journal;        /* async: write-ahead */
 
     unsigned                      settings:1;     /* .../settings */
+    unsigned                      reading_body:1; /* ingest body filter */
+    unsigned                      body_lost:1;    /* it could not be kept */
 } ngx_http_kochava_ctx_t;
 
 
