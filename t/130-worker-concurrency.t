@@ -46,7 +46,7 @@ kochava: fan-out waits for a worker slot, 3 taken
 --- http_config
     map $kochava_write_key $kochava_app { default ""; wk_test_1 koexample-app-guid; }
     kochava_worker_concurrency 2;
---- no_kochava_defaults
+--- no_kochava_defaults: /_kochava/track
 --- config eval
 ingest_config('kochava_delivery async; kochava_spool spool;') . q{
     location /_kochava/track {
@@ -125,7 +125,7 @@ worker slot
 --- http_config
     map $kochava_write_key $kochava_app { default ""; wk_test_1 koexample-app-guid; }
     kochava_worker_concurrency 1;
---- no_kochava_defaults
+--- no_kochava_defaults: /_kochava/track
 --- config eval
 ingest_config() . q{
     location /_kochava/track {

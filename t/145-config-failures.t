@@ -134,7 +134,7 @@ json([map {
 === TEST 4: a pass location that is a real proxy is judged as before: Kochava's 400 is a permanent refusal, not a configuration failure
 --- http_config
     map $kochava_write_key $kochava_app { default ""; wk_test_1 koexample-app-guid; }
---- no_kochava_defaults
+--- no_kochava_defaults: /_kochava/track
 --- config eval
 ingest_config() . q{
     location /_kochava/track {

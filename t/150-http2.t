@@ -122,7 +122,7 @@ signal 11
 --- http_config
     map $kochava_write_key $kochava_app { default ""; wk_test_1 koexample-app-guid; }
     kochava_dedup_zone ids:1m;
---- no_kochava_defaults
+--- no_kochava_defaults: /_kochava/track
 --- config eval
 my $mock = ($ENV{TEST_NGINX_SERVER_PORT} || 1984) + 1;
 ingest_config('kochava_dedup ids; kochava_concurrency 10;') . qq{
@@ -155,7 +155,7 @@ kochava_upstream_in_flight 0
 --- http_config
     map $kochava_write_key $kochava_app { default ""; wk_test_1 koexample-app-guid; }
     kochava_dedup_zone ids:1m;
---- no_kochava_defaults
+--- no_kochava_defaults: /_kochava/track
 --- config eval
 my $mock = '$TEST_NGINX_SERVER_PORT';
 ingest_config('kochava_dedup ids; kochava_concurrency 10;') . qq{
@@ -190,7 +190,7 @@ kochava_upstream_in_flight 0
     map $kochava_write_key $kochava_app { default ""; wk_test_1 koexample-app-guid; }
     kochava_dedup_zone ids:1m;
     kochava_worker_concurrency 4;
---- no_kochava_defaults
+--- no_kochava_defaults: /_kochava/track
 --- config eval
 my $mock = ($ENV{TEST_NGINX_SERVER_PORT} || 1984) + 1;
 ingest_config('kochava_dedup ids; kochava_concurrency 10;') . qq{

@@ -19,7 +19,7 @@ __DATA__
 === TEST 1: a spool at max_size: 200 records dropped, a few lines, each drop counted
 --- http_config
     map $kochava_write_key $kochava_app { default ""; wk_test_1 koexample-app-guid; }
---- no_kochava_defaults
+--- no_kochava_defaults: /_kochava/track
 --- config eval
 ingest_config('kochava_delivery async;
                kochava_spool spool max_size=1 interval=1s;') . q{
@@ -53,7 +53,7 @@ kochava_upstream_requests_total{destination="kochava",result="retryable"} 200
 === TEST 2: the spool directory removed under nginx: no file can be made, 202 times, a few lines
 --- http_config
     map $kochava_write_key $kochava_app { default ""; wk_test_1 koexample-app-guid; }
---- no_kochava_defaults
+--- no_kochava_defaults: /_kochava/track
 --- config eval
 ingest_config('kochava_delivery async;
                kochava_spool spool interval=1s;') . q{
@@ -84,7 +84,7 @@ kochava_unjournaled_total 200
 === TEST 3: the async backlog full: "fan-out not started" at most once a second, with the count
 --- http_config
     map $kochava_write_key $kochava_app { default ""; wk_test_1 koexample-app-guid; }
---- no_kochava_defaults
+--- no_kochava_defaults: /_kochava/track
 --- config eval
 ingest_config('kochava_delivery async; kochava_async_backlog 1;
                kochava_spool spool;') . q{

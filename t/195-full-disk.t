@@ -170,7 +170,7 @@ my $batch = json({batch => [map { android_track("Pipelined $_") } 1 .. 40]});
 === TEST 5: async, a failing upstream, a full disk: 100 write() failures, a few lines, every one counted
 --- http_config
     map $kochava_write_key $kochava_app { default ""; wk_test_1 koexample-app-guid; }
---- no_kochava_defaults
+--- no_kochava_defaults: /_kochava/track
 --- config eval
 ingest_config('kochava_delivery async;
                kochava_spool $TEST_NGINX_FULL_DISK/spool interval=1s;') . q{
