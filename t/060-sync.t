@@ -234,7 +234,7 @@ qr/(free keepalive peer: saving connection.*){3}/s
 === TEST 11: a Kochava that fails every message: one log line a second, with the count of the lines left out
 --- http_config
     map $kochava_write_key $kochava_app { default ""; wk_test_1 koexample-app-guid; }
---- no_kochava_defaults
+--- no_kochava_defaults: /_kochava/track
 --- config eval
 ingest_config() . q{
     location /_kochava/track {
