@@ -23,7 +23,7 @@ my $port = ($ENV{TEST_NGINX_SERVER_PORT} || 1984) + 11;
 my %SETUP = map { $_ => 1 } qw(config http_config main_config request
     more_headers raw_request pipelined_requests timeout log_level wait
     user_files no_kochava_defaults grep_error_log http2 init
-    raw_request_middle_delay);
+    raw_request_middle_delay skip_eval worker_user);
 
 # section => a block whose only false claim is that section
 my %FALSE = (
