@@ -10,7 +10,7 @@
  * and an LRU queue), "kochava_dedup name | off" uses it.  The core asks
  * before it rewrites a message (ngx_http_kochava_dedup_seen); the fan-out
  * records the messages of an outbound request once it is over for good
- * (ngx_http_kochava_dedup_mark).  Entries expire after the ttl; a full
+ * (ngx_http_kochava_dedup_confirm).  Entries expire after the ttl; a full
  * zone evicts its least recently used entries, never fails a request.
  */
 
@@ -496,7 +496,7 @@ ngx_http_kochava_dedup_seen(void *data, const char *id, size_t len)
 
 
 void
-ngx_http_kochava_dedup_mark(ngx_http_request_t *r, ngx_str_t *app_id,
+ngx_http_kochava_dedup_confirm(ngx_http_request_t *r, ngx_str_t *app_id,
     kochava_out_t *out)
 {
     size_t                         klen;
@@ -552,6 +552,18 @@ ngx_http_kochava_dedup_mark(ngx_http_request_t *r, ngx_str_t *app_id,
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "kochava: dedup recorded %uD messages, %ui evicted, "
                    "%ui entries", out->count, evicted, dctx->sh->entries);
+}
+
+
+/*
+ * Nothing is reserved before delivery yet: a message that failed and is
+ * nowhere simply stays unrecorded, so that its retry goes.
+ */
+
+void
+ngx_http_kochava_dedup_release(ngx_http_request_t *r, ngx_str_t *app_id,
+    kochava_out_t *out)
+{
 }
 
 

@@ -29,9 +29,16 @@ int ngx_http_kochava_dedup_seen(void *data, const char *id, size_t len);
  * "permanent", or once it is on disk): in the zone of r's
  * "kochava_dedup", under the App GUID app_id, for out->ids.  r may be
  * any request with the ingest location's configuration (the detached
- * request of an async fan-out).
+ * request of a fan-out).
  */
-void ngx_http_kochava_dedup_mark(ngx_http_request_t *r, ngx_str_t *app_id,
+void ngx_http_kochava_dedup_confirm(ngx_http_request_t *r, ngx_str_t *app_id,
+    kochava_out_t *out);
+
+/*
+ * The messages of one outbound request failed and are nowhere (or nginx
+ * answered for the pass location itself): a retry must be let through.
+ */
+void ngx_http_kochava_dedup_release(ngx_http_request_t *r, ngx_str_t *app_id,
     kochava_out_t *out);
 
 /* the kochava_dedup_entries family, for the status page */

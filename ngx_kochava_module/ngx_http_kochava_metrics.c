@@ -252,6 +252,16 @@ ngx_http_kochava_metrics_upstream(kochava_dest_e dest,
 
 
 void
+ngx_http_kochava_metrics_config_error(kochava_dest_e dest)
+{
+    if (ngx_http_kochava_metrics && (ngx_uint_t) dest < KOCHAVA_NDESTS) {
+        (void) ngx_atomic_fetch_add(
+                   &ngx_http_kochava_metrics->config_errors[dest], 1);
+    }
+}
+
+
+void
 ngx_http_kochava_metrics_dedup_evicted(ngx_uint_t n)
 {
     if (ngx_http_kochava_metrics) {

@@ -56,6 +56,7 @@ typedef struct {
     ngx_atomic_t   deduplicated;
 
     ngx_atomic_t   upstream[KOCHAVA_NDESTS][KOCHAVA_NOUTCOMES];
+    ngx_atomic_t   config_errors[KOCHAVA_NDESTS];  /* nginx answered */
 
     /* per bucket, not cumulative; the last is +Inf */
     ngx_atomic_t   duration[KOCHAVA_NDESTS][NGX_HTTP_KOCHAVA_NBUCKETS + 1];
@@ -106,6 +107,9 @@ void ngx_http_kochava_metrics_result(kochava_result_t *res);
 /* an outbound request is over: its destination, outcome and duration */
 void ngx_http_kochava_metrics_upstream(kochava_dest_e dest,
     kochava_outcome_e outcome, ngx_msec_t duration);
+
+/* an outbound request that nginx answered itself, for its pass location */
+void ngx_http_kochava_metrics_config_error(kochava_dest_e dest);
 
 void ngx_http_kochava_metrics_dedup_evicted(ngx_uint_t n);
 

@@ -200,6 +200,19 @@ ngx_http_kochava_status_write(u_char *p, u_char *last,
         }
     }
 
+    p = ngx_http_kochava_head(p, last, "kochava_config_errors_total",
+                              "counter",
+                              "Outbound requests that nginx answered itself "
+                              "for the pass location, by destination: "
+                              "the configuration is wrong.");
+
+    for (d = 0; d < KOCHAVA_NDESTS; d++) {
+        p = ngx_slprintf(p, last,
+                         "kochava_config_errors_total{destination=\"%s\"} "
+                         "%uA\n", ngx_http_kochava_dest_labels[d],
+                         m->config_errors[d]);
+    }
+
     p = ngx_http_kochava_status_histogram(p, last, m);
 
     p = ngx_http_kochava_head(p, last, "kochava_upstream_waits_total",

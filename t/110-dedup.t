@@ -116,7 +116,7 @@ delete $m->{messageId};
 --- http_config
     map $kochava_write_key $kochava_app { default ""; wk_test_1 koexample-app-guid; }
     kochava_dedup_zone ids:1m;
---- no_kochava_defaults
+--- no_kochava_defaults: /_kochava/track
 --- config eval
 ingest_config('kochava_dedup ids; add_header X-Dedup $kochava_deduplicated always;') . q{
     location /_kochava/track {
