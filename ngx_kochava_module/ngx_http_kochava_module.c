@@ -52,7 +52,6 @@ static char *ngx_http_kochava_event_name(ngx_conf_t *cf, ngx_command_t *cmd,
 static char *ngx_http_kochava_consent(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static void *ngx_http_kochava_create_main_conf(ngx_conf_t *cf);
-static char *ngx_http_kochava_init_main_conf(ngx_conf_t *cf, void *conf);
 static ngx_int_t ngx_http_kochava_init_process(ngx_cycle_t *cycle);
 static void ngx_http_kochava_exit_process(ngx_cycle_t *cycle);
 
@@ -275,7 +274,7 @@ static ngx_http_module_t  ngx_http_kochava_module_ctx = {
     ngx_http_kochava_postconfiguration,    /* postconfiguration */
 
     ngx_http_kochava_create_main_conf,     /* create main configuration */
-    ngx_http_kochava_init_main_conf,       /* init main configuration */
+    NULL,                                  /* init main configuration */
 
     NULL,                                  /* create server configuration */
     NULL,                                  /* merge server configuration */
@@ -347,20 +346,10 @@ ngx_http_kochava_create_main_conf(ngx_conf_t *cf)
         return NULL;
     }
 
+    /* settled by ngx_http_kochava_slots_module, worker_connections read */
     kmcf->worker_concurrency = NGX_CONF_UNSET_UINT;
 
     return kmcf;
-}
-
-
-static char *
-ngx_http_kochava_init_main_conf(ngx_conf_t *cf, void *conf)
-{
-    ngx_http_kochava_main_conf_t *kmcf = conf;
-
-    ngx_conf_init_uint_value(kmcf->worker_concurrency, 0);
-
-    return NGX_CONF_OK;
 }
 
 
