@@ -6,8 +6,8 @@
  * Async delivery.  Background subrequests of the client's request would
  * keep its connection busy until the last upstream answered: the next
  * request on a keepalive connection would wait behind a slow Kochava.  So
- * the fan-out runs on a detached request of its own
- * (ngx_http_kochava_detached.c), carrying copies of the outbound bodies.
+ * the fan-out runs offloaded (ngx_http_kochava_offload.c), on a detached
+ * request of its own carrying copies of the outbound bodies.
  *
  * Acceptance is write-ahead: the outbound records are appended to the
  * location's spool (one write) before the client's 200, and marked done
@@ -28,16 +28,15 @@
 #include "ngx_http_kochava_module.h"
 #include "ngx_http_kochava_async.h"
 #include "ngx_http_kochava_fanout.h"
-#include "ngx_http_kochava_detached.h"
+#include "ngx_http_kochava_offload.h"
 #include "ngx_http_kochava_reply.h"
 #include "ngx_http_kochava_dedup.h"
 #include "ngx_http_kochava_metrics.h"
+#include "ngx_http_kochava_ratelimit.h"
 
 
 typedef struct {
-    ngx_http_kochava_ctx_t        ctx;            /* the detached request's */
-    ngx_http_kochava_fanout_t     fanout;
-    ngx_event_t                   free;
+    ngx_http_kochava_offload_t    offload;        /* first */
     size_t                        bytes;          /* of the bodies */
     ngx_uint_t                    conns;          /* it may take */
     unsigned                      counted:1;
@@ -56,15 +55,8 @@ static void ngx_http_kochava_async_run(ngx_http_request_t *r,
     ngx_http_kochava_ctx_t *ctx);
 static void ngx_http_kochava_async_synced(ngx_event_t *ev);
 static void ngx_http_kochava_async_unwait(void *data);
-static ngx_http_kochava_async_t *ngx_http_kochava_async_create(
-    ngx_http_request_t *r, ngx_http_kochava_ctx_t *ctx);
-static ngx_int_t ngx_http_kochava_copy_outs(ngx_pool_t *pool,
-    kochava_result_t *to, kochava_result_t *from);
-static ngx_int_t ngx_http_kochava_copy_ids(ngx_pool_t *pool,
-    kochava_out_t *out);
-static void ngx_http_kochava_async_done(ngx_http_kochava_fanout_t *f);
-static void ngx_http_kochava_async_free(ngx_event_t *ev);
-static void ngx_http_kochava_async_cleanup(void *data);
+static void ngx_http_kochava_async_done(ngx_http_kochava_offload_t *o);
+static void ngx_http_kochava_async_cleanup(ngx_http_kochava_offload_t *o);
 static void ngx_http_kochava_spool_all(ngx_http_request_t *r,
     ngx_http_kochava_ctx_t *ctx, const char *why);
 
@@ -77,6 +69,9 @@ static void ngx_http_kochava_spool_all(ngx_http_request_t *r,
 static ngx_uint_t  ngx_http_kochava_async_n;
 static size_t      ngx_http_kochava_async_bytes;
 static ngx_uint_t  ngx_http_kochava_async_conns;
+
+/* "fan-out not started" comes once per request under load: limited */
+static ngx_http_kochava_ratelimit_t  ngx_http_kochava_async_not_started;
 
 
 /*
@@ -156,8 +151,7 @@ ngx_http_kochava_async_deliver(ngx_http_request_t *r,
                                       r->connection->log)
         != NGX_OK)
     {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "kochava: the journal could not be synced to disk");
+        /* logged by the spool */
         w->wait.rc = NGX_ERROR;
         ngx_post_event(&w->event, &ngx_posted_events);
     }
@@ -177,7 +171,7 @@ ngx_http_kochava_async_run(ngx_http_request_t *r, ngx_http_kochava_ctx_t *ctx)
     uint32_t                      i;
     ngx_uint_t                    conns;
     ngx_http_kochava_async_t     *a;
-    ngx_http_kochava_fanout_t    *f;
+    ngx_http_kochava_offload_t   *o;
     ngx_http_kochava_loc_conf_t  *klcf;
 
     klcf = ngx_http_get_module_loc_conf(r, ngx_http_kochava_module);
@@ -206,14 +200,20 @@ ngx_http_kochava_async_run(ngx_http_request_t *r, ngx_http_kochava_ctx_t *ctx)
         return;
     }
 
-    a = ngx_http_kochava_async_create(r, ctx);
+    a = (ngx_http_kochava_async_t *)
+            ngx_http_kochava_offload_create(r, ctx,
+                                            sizeof(ngx_http_kochava_async_t));
     if (a == NULL) {
         ngx_http_kochava_spool_all(r, ctx, "no memory");
         return;
     }
 
+    o = &a->offload;
+    o->done = ngx_http_kochava_async_done;
+    o->cleanup = ngx_http_kochava_async_cleanup;
+
     /* the journal goes with the fan-out */
-    a->ctx.journal = ctx->journal;
+    o->ctx.journal = ctx->journal;
     ctx->journal.file = NULL;
 
     a->bytes = bytes;
@@ -226,31 +226,19 @@ ngx_http_kochava_async_run(ngx_http_request_t *r, ngx_http_kochava_ctx_t *ctx)
 
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "kochava: async fan-out of %uD requests, %ui running, "
-                   "%uz bytes", a->ctx.result.nouts,
+                   "%uz bytes", o->ctx.result.nouts,
                    ngx_http_kochava_async_n,
                    ngx_http_kochava_async_bytes);
 
-    f = &a->fanout;
-    f->request = a->ctx.request;
-    f->outs = a->ctx.result.outs;
-    f->nouts = a->ctx.result.nouts;
-    f->app_id = a->ctx.app_id;
-    f->done = ngx_http_kochava_async_done;
-    f->data = a;
-    f->on_disk = (a->ctx.journal.file != NULL);
-    f->durable = (f->on_disk && klcf->spool->fsync);
-    f->no_client = 1;
+    o->fanout.on_disk = (o->ctx.journal.file != NULL);
+    o->fanout.durable = (o->fanout.on_disk && klcf->spool->fsync);
 
-    if (ngx_http_kochava_fanout_start(f) != NGX_OK) {
-        ctx->journal = a->ctx.journal;
-        a->ctx.journal.file = NULL;
-        ngx_http_kochava_detached_free(f->request->connection);
+    if (ngx_http_kochava_offload_start(o) != NGX_OK) {
+        ctx->journal = o->ctx.journal;
+        o->ctx.journal.file = NULL;
+        ngx_http_kochava_offload_free(o);
         ngx_http_kochava_spool_all(r, ctx, "no memory");
-        return;
     }
-
-    /* the subrequests were posted to the detached request: run them */
-    ngx_http_run_posted_requests(f->request->connection);
 }
 
 
@@ -297,163 +285,20 @@ ngx_http_kochava_async_unwait(void *data)
 }
 
 
-static ngx_http_kochava_async_t *
-ngx_http_kochava_async_create(ngx_http_request_t *r,
-    ngx_http_kochava_ctx_t *ctx)
-{
-    ngx_pool_cleanup_t        *cln;
-    ngx_http_request_t        *fr;
-    ngx_http_kochava_async_t  *a;
-
-    fr = ngx_http_kochava_detached_create(r);
-    if (fr == NULL) {
-        return NULL;
-    }
-
-    a = ngx_pcalloc(fr->pool, sizeof(ngx_http_kochava_async_t));
-    if (a == NULL) {
-        goto failed;
-    }
-
-    cln = ngx_pool_cleanup_add(fr->pool, 0);
-    if (cln == NULL) {
-        goto failed;
-    }
-
-    cln->handler = ngx_http_kochava_async_cleanup;
-    cln->data = a;
-
-    a->ctx.request = fr;
-    a->ctx.call = ctx->call;
-
-    /* the fan-out confirms and releases what the client's request took */
-    if (ngx_http_kochava_dedup_copy(fr->pool, &a->ctx, ctx) != NGX_OK) {
-        goto failed;
-    }
-
-    /* the key of de-duplication entries */
-    if (ngx_http_kochava_copy_str(fr->pool, &a->ctx.app_id, &ctx->app_id)
-        != NGX_OK)
-    {
-        goto failed;
-    }
-
-    if (ngx_http_kochava_copy_outs(fr->pool, &a->ctx.result, &ctx->result)
-        != NGX_OK)
-    {
-        goto failed;
-    }
-
-    ngx_http_set_ctx(fr, &a->ctx, ngx_http_kochava_module);
-
-    a->free.handler = ngx_http_kochava_async_free;
-    a->free.data = a;
-    a->free.log = fr->connection->log;
-
-    return a;
-
-failed:
-
-    ngx_http_kochava_detached_free(fr->connection);
-    return NULL;
-}
-
-
-/* the outputs outlive the client's pool: bodies and ids are copied */
-
-static ngx_int_t
-ngx_http_kochava_copy_outs(ngx_pool_t *pool, kochava_result_t *to,
-    kochava_result_t *from)
-{
-    u_char         *p;
-    uint32_t        i;
-    kochava_out_t  *out;
-
-    *to = *from;
-    to->rejects = NULL;
-    to->rejected = 0;
-
-    to->outs = ngx_palloc(pool, from->nouts * sizeof(kochava_out_t));
-    if (to->outs == NULL) {
-        return NGX_ERROR;
-    }
-
-    for (i = 0; i < from->nouts; i++) {
-        out = &to->outs[i];
-        *out = from->outs[i];
-
-        p = ngx_pnalloc(pool, out->len + out->message_id_len);
-        if (p == NULL) {
-            return NGX_ERROR;
-        }
-
-        ngx_memcpy(p, out->body, out->len);
-        out->body = (const char *) p;
-
-        if (out->message_id) {
-            ngx_memcpy(p + out->len, out->message_id, out->message_id_len);
-            out->message_id = (const char *) p + out->len;
-        }
-
-        if (out->ids
-            && ngx_http_kochava_copy_ids(pool, out) != NGX_OK)
-        {
-            return NGX_ERROR;
-        }
-    }
-
-    return NGX_OK;
-}
-
-
-static ngx_int_t
-ngx_http_kochava_copy_ids(ngx_pool_t *pool, kochava_out_t *out)
-{
-    u_char        *p;
-    uint32_t       i;
-    kochava_id_t  *ids;
-
-    ids = ngx_palloc(pool, out->count * sizeof(kochava_id_t));
-    if (ids == NULL) {
-        return NGX_ERROR;
-    }
-
-    for (i = 0; i < out->count; i++) {
-        ids[i] = out->ids[i];
-
-        if (ids[i].data == NULL || ids[i].len == 0) {
-            continue;
-        }
-
-        p = ngx_pnalloc(pool, ids[i].len);
-        if (p == NULL) {
-            return NGX_ERROR;
-        }
-
-        ngx_memcpy(p, ids[i].data, ids[i].len);
-        ids[i].data = (const char *) p;
-    }
-
-    out->ids = ids;
-
-    return NGX_OK;
-}
-
-
 /*
  * The fan-out is over (from the detached request's posted write handler):
- * its journal records are marked done, and the request is freed from a
- * posted event, once nothing of it is on the stack.
+ * its journal records are marked done.
  */
 
 static void
-ngx_http_kochava_async_done(ngx_http_kochava_fanout_t *f)
+ngx_http_kochava_async_done(ngx_http_kochava_offload_t *o)
 {
-    ngx_http_kochava_async_t *a = f->data;
+    u_char                     *done;
+    ngx_uint_t                  i;
+    ngx_http_kochava_sr_t      *s;
+    ngx_http_kochava_fanout_t  *f;
 
-    u_char                 *done;
-    ngx_uint_t              i;
-    ngx_http_kochava_sr_t  *s;
+    f = &o->fanout;
 
     ngx_log_error(NGX_LOG_INFO, f->request->connection->log, 0,
                   "kochava: async fan-out of %ui requests over: "
@@ -471,7 +316,7 @@ ngx_http_kochava_async_done(ngx_http_kochava_fanout_t *f)
      * for the marks marks nothing: sent again, at least once.
      */
 
-    if (a->ctx.journal.file) {
+    if (o->ctx.journal.file) {
         done = ngx_pnalloc(f->request->pool, f->nouts);
 
         if (done) {
@@ -481,53 +326,22 @@ ngx_http_kochava_async_done(ngx_http_kochava_fanout_t *f)
             }
         }
 
-        ngx_http_kochava_journal_done(&a->ctx.journal, done,
+        ngx_http_kochava_journal_done(&o->ctx.journal, done,
                                       f->request->connection->log);
     }
-
-    ngx_post_event(&a->free, &ngx_posted_events);
-}
-
-
-static void
-ngx_http_kochava_async_free(ngx_event_t *ev)
-{
-    ngx_http_kochava_async_t *a = ev->data;
-
-    if (a->ctx.request->count != 1) {
-        /* a subrequest is still being finalized: look again later */
-        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ev->log, 0,
-                       "kochava: detached request count %d, waiting",
-                       a->ctx.request->count);
-        ngx_add_timer(ev, 10);
-        return;
-    }
-
-    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, ev->log, 0,
-                   "kochava: async fan-out over");
-
-    ngx_http_kochava_detached_free(a->ctx.request->connection);
 }
 
 
 /* runs however the detached request's pool goes away */
 
 static void
-ngx_http_kochava_async_cleanup(void *data)
+ngx_http_kochava_async_cleanup(ngx_http_kochava_offload_t *o)
 {
-    ngx_http_kochava_async_t *a = data;
+    ngx_http_kochava_async_t *a = (ngx_http_kochava_async_t *) o;
 
-    if (a->free.posted) {
-        ngx_delete_posted_event(&a->free);
-    }
-
-    if (a->free.timer_set) {
-        ngx_del_timer(&a->free);
-    }
-
-    if (a->ctx.journal.file) {
+    if (o->ctx.journal.file) {
         /* ended before its fan-out did: its records stay for the replay */
-        ngx_http_kochava_journal_done(&a->ctx.journal, NULL, ngx_cycle->log);
+        ngx_http_kochava_journal_done(&o->ctx.journal, NULL, ngx_cycle->log);
     }
 
     if (a->counted) {
@@ -547,6 +361,7 @@ ngx_http_kochava_spool_all(ngx_http_request_t *r,
     ngx_http_kochava_ctx_t *ctx, const char *why)
 {
     uint32_t                      i, spooled;
+    kochava_out_t                *out;
     ngx_http_kochava_loc_conf_t  *klcf;
 
     if (ctx->journal.file) {
@@ -563,28 +378,32 @@ ngx_http_kochava_spool_all(ngx_http_request_t *r,
         ngx_http_kochava_journal_done(&ctx->journal, NULL,
                                       r->connection->log);
 
-        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                      "kochava: async fan-out not started (%s), %uD "
-                      "requests left in the spool's journal", why,
-                      ctx->result.nouts);
+        ngx_http_kochava_ratelimit_log(&ngx_http_kochava_async_not_started,
+                                       NGX_LOG_WARN, r->connection->log, 0,
+                                       "kochava: async fan-out not started "
+                                       "(%s), %uD requests left in the "
+                                       "spool's journal", why,
+                                       ctx->result.nouts);
         return;
     }
 
     spooled = 0;
 
     for (i = 0; i < ctx->result.nouts; i++) {
-        if (ngx_http_kochava_fanout_spool(r, &ctx->app_id,
-                                          &ctx->result.outs[i], why))
-        {
-            spooled++;
-            continue;
-        }
+        out = &ctx->result.outs[i];
 
-        /* lost (counted and logged): a copy may try again */
-        ngx_http_kochava_dedup_release(r, &ctx->app_id, &ctx->result.outs[i]);
+        if (ngx_http_kochava_fanout_spool(r, out, why)) {
+            ngx_http_kochava_dedup_confirm(r, &ctx->app_id, out);
+            spooled++;
+
+        } else {
+            ngx_http_kochava_dedup_release(r, &ctx->app_id, out);
+        }
     }
 
-    ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                  "kochava: async fan-out not started (%s), %uD of %uD "
-                  "requests spooled", why, spooled, ctx->result.nouts);
+    ngx_http_kochava_ratelimit_log(&ngx_http_kochava_async_not_started,
+                                   NGX_LOG_WARN, r->connection->log, 0,
+                                   "kochava: async fan-out not started (%s), "
+                                   "%uD of %uD requests spooled", why, spooled,
+                                   ctx->result.nouts);
 }

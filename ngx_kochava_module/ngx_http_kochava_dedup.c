@@ -44,11 +44,13 @@
 #define NGX_HTTP_KOCHAVA_DEDUP_WARN     60
 
 
-/* a request's store confirms, sent when it ends */
-typedef struct {
+/* a request's store confirms, sent together (ngx_http_kochava_dedup_later) */
+struct ngx_http_kochava_dedup_flush_s {
     ngx_http_kochava_ctx_t       *ctx;
     ngx_http_kochava_store_t     *store;
-} ngx_http_kochava_dedup_flush_t;
+    u_char                       *pending;      /* per output */
+    ngx_event_t                   event;
+};
 
 
 /* reserve= of kochava_dedup_zone */
@@ -114,7 +116,9 @@ static void ngx_http_kochava_dedup_apply(ngx_http_request_t *r,
 static ngx_int_t ngx_http_kochava_dedup_later(ngx_http_request_t *r,
     ngx_http_kochava_dedup_ctx_t *dctx, ngx_http_kochava_ctx_t *ctx,
     kochava_out_t *out);
-static void ngx_http_kochava_dedup_flush(void *data);
+static void ngx_http_kochava_dedup_flush_handler(ngx_event_t *ev);
+static void ngx_http_kochava_dedup_flush_cleanup(void *data);
+static void ngx_http_kochava_dedup_flush(ngx_http_kochava_dedup_flush_t *fl);
 static ngx_http_kochava_store_id_t *ngx_http_kochava_dedup_store_ids(
     ngx_http_kochava_ctx_t *ctx, kochava_out_t *out, ngx_uint_t *n);
 static void ngx_http_kochava_dedup_full(ngx_http_request_t *r,
@@ -682,9 +686,9 @@ ngx_http_kochava_dedup_release(ngx_http_request_t *r, ngx_str_t *app_id,
     sids = ngx_http_kochava_dedup_store_ids(ctx, out, &n);
 
     if (sids && dctx->store) {
-        if (ctx->store_confirm) {
-            /* not to be confirmed when the request ends, after all */
-            ctx->store_confirm[out - ctx->result.outs] = 0;
+        if (ctx->store_flush) {
+            /* not to be confirmed, after all */
+            ctx->store_flush->pending[out - ctx->result.outs] = 0;
         }
 
         /* only the ids with our cas: those the store gave this request */
@@ -749,8 +753,9 @@ ngx_http_kochava_dedup_confirm_all(ngx_http_request_t *r,
 
 
 /*
- * The detached request of an async fan-out confirms and releases what the
- * client's request took: its token, its flag and its store ids, copied.
+ * The detached request of a fan-out (sync or async) confirms and
+ * releases what the client's request took: its token, its flag and its
+ * store ids, copied.
  */
 
 ngx_int_t
@@ -869,10 +874,13 @@ ngx_http_kochava_dedup_apply(ngx_http_request_t *r,
 
 
 /*
- * The store's confirms of a request's outputs are sent together when the
- * request ends: one call (one write per server) instead of one per
- * outbound request.  Their reservations hold meanwhile; a release before
- * the end takes its output out.  NGX_ERROR: send it now.
+ * The store's confirms of a request's outputs are sent together: those
+ * of one turn of the event loop (the answers of that turn) in one call,
+ * from a posted event, instead of a call per outbound request; what is
+ * left when the request goes is sent then.  Their reservations hold
+ * meanwhile; a release takes its output out.  The event is posted before
+ * the fan-out's end can post the client's answer, so a confirm is sent
+ * before the answer.  NGX_ERROR: send it now.
  */
 
 static ngx_int_t
@@ -883,36 +891,70 @@ ngx_http_kochava_dedup_later(ngx_http_request_t *r,
     ngx_pool_cleanup_t              *cln;
     ngx_http_kochava_dedup_flush_t  *fl;
 
-    if (ctx->store_confirm == NULL) {
-        ctx->store_confirm = ngx_pcalloc(r->pool, ctx->result.nouts);
-        fl = ngx_palloc(r->pool, sizeof(ngx_http_kochava_dedup_flush_t));
+    fl = ctx->store_flush;
+
+    if (fl == NULL) {
+        fl = ngx_pcalloc(r->pool, sizeof(ngx_http_kochava_dedup_flush_t));
         cln = ngx_pool_cleanup_add(r->pool, 0);
 
-        if (ctx->store_confirm == NULL || fl == NULL || cln == NULL) {
-            ctx->store_confirm = NULL;
+        if (fl == NULL || cln == NULL) {
+            return NGX_ERROR;
+        }
+
+        fl->pending = ngx_pcalloc(r->pool, ctx->result.nouts);
+        if (fl->pending == NULL) {
             return NGX_ERROR;
         }
 
         fl->ctx = ctx;
         fl->store = dctx->store;
+        fl->event.handler = ngx_http_kochava_dedup_flush_handler;
+        fl->event.data = fl;
+        fl->event.log = r->connection->log;
 
-        cln->handler = ngx_http_kochava_dedup_flush;
+        cln->handler = ngx_http_kochava_dedup_flush_cleanup;
         cln->data = fl;
+
+        ctx->store_flush = fl;
     }
 
-    ctx->store_confirm[out - ctx->result.outs] = 1;
+    fl->pending[out - ctx->result.outs] = 1;
+
+    if (!fl->event.posted) {
+        ngx_post_event(&fl->event, &ngx_posted_events);
+    }
 
     return NGX_OK;
 }
 
 
-/* the request ends: its outputs' confirms, a call per run of them */
+static void
+ngx_http_kochava_dedup_flush_handler(ngx_event_t *ev)
+{
+    ngx_http_kochava_dedup_flush(ev->data);
+}
+
+
+/* the request goes: what is still to be confirmed, now */
 
 static void
-ngx_http_kochava_dedup_flush(void *data)
+ngx_http_kochava_dedup_flush_cleanup(void *data)
 {
     ngx_http_kochava_dedup_flush_t *fl = data;
 
+    if (fl->event.posted) {
+        ngx_delete_posted_event(&fl->event);
+    }
+
+    ngx_http_kochava_dedup_flush(fl);
+}
+
+
+/* the pending confirms, a call per run of outputs */
+
+static void
+ngx_http_kochava_dedup_flush(ngx_http_kochava_dedup_flush_t *fl)
+{
     uint32_t                 i, from;
     ngx_http_kochava_ctx_t  *ctx;
 
@@ -921,7 +963,8 @@ ngx_http_kochava_dedup_flush(void *data)
 
     for (i = 0; i <= ctx->result.nouts; i++) {
 
-        if (i < ctx->result.nouts && ctx->store_confirm[i]) {
+        if (i < ctx->result.nouts && fl->pending[i]) {
+            fl->pending[i] = 0;
             continue;
         }
 

@@ -34,7 +34,7 @@ int ngx_http_kochava_dedup_seen(void *data, const char *id, size_t len);
  * or are on disk: out->ids are confirmed (the zone's ttl) under the App
  * GUID app_id in the zone of r's "kochava_dedup".  r may be any request
  * with the ingest location's configuration and a context (the detached
- * request of an async fan-out).
+ * request of a fan-out).
  */
 void ngx_http_kochava_dedup_confirm(ngx_http_request_t *r, ngx_str_t *app_id,
     kochava_out_t *out);
@@ -57,7 +57,7 @@ void ngx_http_kochava_dedup_confirm_all(ngx_http_request_t *r,
 void ngx_http_kochava_dedup_local(ngx_http_request_t *r, ngx_str_t *app_id,
     const kochava_id_t *id, ngx_uint_t confirm);
 
-/* what the detached request of an async fan-out needs of from's */
+/* what the detached request of a fan-out (sync or async) needs of from's */
 ngx_int_t ngx_http_kochava_dedup_copy(ngx_pool_t *pool,
     ngx_http_kochava_ctx_t *to, ngx_http_kochava_ctx_t *from);
 

@@ -30,6 +30,7 @@
 #include "ngx_http_kochava_fanout.h"
 #include "ngx_http_kochava_dedup.h"
 #include "ngx_http_kochava_metrics.h"
+#include "ngx_http_kochava_ratelimit.h"
 
 
 static void ngx_http_kochava_fanout_cleanup(void *data);
@@ -45,6 +46,8 @@ static ngx_int_t ngx_http_kochava_sr_done(ngx_http_request_t *sr, void *data,
     ngx_int_t rc);
 static void ngx_http_kochava_sr_status(ngx_http_request_t *sr,
     ngx_http_kochava_sr_t *s, ngx_int_t rc);
+static void ngx_http_kochava_config_failure(ngx_http_kochava_fanout_t *f,
+    ngx_http_kochava_sr_t *s);
 static kochava_outcome_e ngx_http_kochava_sr_judge(ngx_http_request_t *sr,
     ngx_http_kochava_sr_t *s);
 static const char *ngx_http_kochava_failure(ngx_http_kochava_sr_t *s,
@@ -59,6 +62,16 @@ static ngx_int_t ngx_http_kochava_body_filter(ngx_http_request_t *r,
 
 static ngx_str_t  ngx_http_kochava_post = ngx_string("POST");
 static ngx_str_t  ngx_http_kochava_json_type = ngx_string("application/json");
+
+
+/*
+ * This worker's lines of failed and refused outbound requests, one a
+ * second at most per destination and outcome: a Kochava that is down
+ * must not fill the disk with one line per message (the metrics count
+ * every one).
+ */
+static ngx_http_kochava_ratelimit_t
+    ngx_http_kochava_judged[KOCHAVA_NDESTS][KOCHAVA_NOUTCOMES];
 
 
 static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
@@ -491,7 +504,8 @@ ngx_http_kochava_sr_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
 {
     ngx_http_kochava_sr_t *s = data;
 
-    u_char                      error[NGX_INT_T_LEN + sizeof(" no answer")];
+    u_char                      error[NGX_INT_T_LEN
+                                      + sizeof(" configuration")];
     kochava_outcome_e           outcome;
     ngx_http_kochava_fanout_t  *f;
 
@@ -503,26 +517,34 @@ ngx_http_kochava_sr_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
 
     ngx_http_kochava_sr_status(sr, s, rc);
 
-    outcome = ngx_http_kochava_sr_judge(sr, s);
+    if (sr->upstream == NULL) {
+        /*
+         * No upstream was asked: nginx answered for the pass location
+         * itself (no such location, a static one, the ingest location).
+         * Not Kochava's answer: the configuration's failure, retryable.
+         */
+        s->config = 1;
+        outcome = KOCHAVA_OUTCOME_RETRYABLE;
+        ngx_http_kochava_config_failure(f, s);
 
-    ngx_http_kochava_metrics_upstream(s->out->dest, outcome,
-                                      ngx_current_msec - s->start);
+        ngx_sprintf(error, "%ui configuration%Z", s->status);
+        ngx_http_kochava_settle(s, outcome, (const char *) error);
 
-    if (outcome == KOCHAVA_OUTCOME_OK
-        || outcome == KOCHAVA_OUTCOME_PERMANENT)
-    {
-        ngx_http_kochava_dedup_confirm(f->request, &f->app_id, s->out);
+    } else {
+        outcome = ngx_http_kochava_sr_judge(sr, s);
+
+        ngx_http_kochava_metrics_upstream(s->out->dest, outcome,
+                                          ngx_current_msec - s->start);
+
+        ngx_http_kochava_settle(s, outcome,
+                                ngx_http_kochava_failure(s, outcome, error));
     }
-
-    ngx_http_kochava_settle(s, outcome,
-                            ngx_http_kochava_failure(s, outcome, error));
 
     /*
      * A connection reset or a time-out in the middle of the upstream's
      * answer finalizes the subrequest with NGX_ERROR, which would
-     * terminate the parent: the client's request in sync mode, the
-     * detached one in async mode.  It was judged and counted above; the
-     * subrequest just ends.
+     * terminate the parent: the detached request of the fan-out.  It was
+     * judged and counted above; the subrequest just ends.
      */
 
     if (rc == NGX_ERROR
@@ -534,6 +556,35 @@ ngx_http_kochava_sr_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
     }
 
     return rc;
+}
+
+
+/*
+ * A pass location that nginx answered itself: "alert", at most once a
+ * second per ingest location, pass and worker, with how many were not.
+ */
+
+static void
+ngx_http_kochava_config_failure(ngx_http_kochava_fanout_t *f,
+    ngx_http_kochava_sr_t *s)
+{
+    ngx_http_kochava_pass_t      *pass;
+    ngx_http_kochava_loc_conf_t  *klcf;
+
+    klcf = ngx_http_get_module_loc_conf(f->request, ngx_http_kochava_module);
+    pass = &klcf->pass[s->out->dest];
+
+    ngx_http_kochava_metrics_config_error(s->out->dest);
+
+    ngx_http_kochava_ratelimit_log(&pass->alerts, NGX_LOG_ALERT,
+                  f->request->connection->log, 0,
+                  "kochava: %s location \"%V\" was answered %ui by nginx "
+                  "itself, not by an upstream: the %s pass does not lead "
+                  "to a proxy_pass location (a typo, a static location, "
+                  "the ingest location?); message %uD kept for a retry, "
+                  "not marked delivered",
+                  kochava_dest_name(s->out->dest), &pass->uri, s->status,
+                  kochava_dest_name(s->out->dest), s->out->index);
 }
 
 
@@ -603,14 +654,18 @@ ngx_http_kochava_sr_judge(ngx_http_request_t *sr, ngx_http_kochava_sr_t *s)
         break;
 
     case KOCHAVA_OUTCOME_PERMANENT:
-        ngx_log_error(NGX_LOG_ERR, sr->connection->log, 0,
+        ngx_http_kochava_ratelimit_log(
+                      &ngx_http_kochava_judged[s->out->dest][outcome],
+                      NGX_LOG_ERR, sr->connection->log, 0,
                       "kochava: %s refused message %uD with %ui, "
                       "not retried", kochava_dest_name(s->out->dest),
                       s->out->index, s->status);
         break;
 
     default:
-        ngx_log_error(NGX_LOG_WARN, sr->connection->log, 0,
+        ngx_http_kochava_ratelimit_log(
+                      &ngx_http_kochava_judged[s->out->dest][outcome],
+                      NGX_LOG_WARN, sr->connection->log, 0,
                       "kochava: %s failed for message %uD with %ui (%s)",
                       kochava_dest_name(s->out->dest), s->out->index,
                       s->status, kochava_outcome_name(outcome));
@@ -685,8 +740,7 @@ ngx_http_kochava_settle(ngx_http_kochava_sr_t *s, kochava_outcome_e outcome,
         s->state = NGX_HTTP_KOCHAVA_MSG_DONE;
 
     } else if (error && !f->durable
-               && ngx_http_kochava_fanout_spool(f->request, &f->app_id,
-                                                s->out, error))
+               && ngx_http_kochava_fanout_spool(f->request, s->out, error))
     {
         s->record = 1;
         s->state = NGX_HTTP_KOCHAVA_MSG_SPOOLED;
@@ -694,16 +748,27 @@ ngx_http_kochava_settle(ngx_http_kochava_sr_t *s, kochava_outcome_e outcome,
     } else if (f->on_disk) {
         /* its journal record stays: the replay sends it */
         s->state = NGX_HTTP_KOCHAVA_MSG_SPOOLED;
-        ngx_http_kochava_dedup_confirm(f->request, &f->app_id, s->out);
 
     } else {
         s->state = NGX_HTTP_KOCHAVA_MSG_FAILED;
-        /* nowhere: the client's retry is to be forwarded */
-        ngx_http_kochava_dedup_release(f->request, &f->app_id, s->out);
     }
 
     if (s->state == NGX_HTTP_KOCHAVA_MSG_SPOOLED) {
         f->spooled++;
+    }
+
+    /*
+     * De-duplication: delivered, refused for good or on disk (the replay
+     * sends it) is confirmed; a failure that is nowhere, or one that
+     * nginx answered itself (the configuration is to be fixed, and the
+     * retry then must go), is released.
+     */
+
+    if (s->state == NGX_HTTP_KOCHAVA_MSG_FAILED || s->config) {
+        ngx_http_kochava_dedup_release(f->request, &f->app_id, s->out);
+
+    } else {
+        ngx_http_kochava_dedup_confirm(f->request, &f->app_id, s->out);
     }
 
     /*
@@ -725,8 +790,8 @@ ngx_http_kochava_settle(ngx_http_kochava_sr_t *s, kochava_outcome_e outcome,
  */
 
 ngx_uint_t
-ngx_http_kochava_fanout_spool(ngx_http_request_t *r, ngx_str_t *app_id,
-    kochava_out_t *out, const char *error)
+ngx_http_kochava_fanout_spool(ngx_http_request_t *r, kochava_out_t *out,
+    const char *error)
 {
     ngx_http_kochava_loc_conf_t  *klcf;
 
@@ -736,18 +801,11 @@ ngx_http_kochava_fanout_spool(ngx_http_request_t *r, ngx_str_t *app_id,
         return 0;
     }
 
-    if (ngx_http_kochava_spool_write(klcf->spool, out->dest,
-                                     &klcf->pass[out->dest].uri, out->body,
-                                     out->len, error, r->connection->log)
-        != NGX_HTTP_KOCHAVA_SPOOLED)
-    {
-        return 0;
-    }
-
-    /* on disk is as good as delivered: the replay sends it */
-    ngx_http_kochava_dedup_confirm(r, app_id, out);
-
-    return 1;
+    return ngx_http_kochava_spool_write(klcf->spool, out->dest,
+                                        &klcf->pass[out->dest].uri,
+                                        out->body, out->len, error,
+                                        r->connection->log)
+           == NGX_HTTP_KOCHAVA_SPOOLED;
 }
 
 

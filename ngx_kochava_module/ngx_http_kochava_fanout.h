@@ -59,6 +59,7 @@ typedef struct {
     ngx_msec_t                      start;        /* when it was sent */
 
     unsigned                        record:1;     /* a failure record */
+    unsigned                        config:1;     /* nginx answered */
     unsigned                        complete:1;   /* the answer's end came */
     unsigned                        answered:1;   /* by the upstream */
 } ngx_http_kochava_sr_t;
@@ -113,12 +114,11 @@ ngx_int_t ngx_http_kochava_fanout_start(ngx_http_kochava_fanout_t *f);
 
 /*
  * Writes out, failed with error (its "last_error"), to the spool of r's
- * location as a failure record, and records it for de-duplication under
- * app_id.  Returns 1 when it is on disk, 0 when not (no spool, or the
- * spool refused it).
+ * location as a failure record.  Returns 1 when it is on disk, 0 when not
+ * (no spool, or the spool refused it).
  */
 ngx_uint_t ngx_http_kochava_fanout_spool(ngx_http_request_t *r,
-    ngx_str_t *app_id, kochava_out_t *out, const char *error);
+    kochava_out_t *out, const char *error);
 
 
 #endif /* _NGX_HTTP_KOCHAVA_FANOUT_H_INCLUDED_ */

@@ -6,6 +6,13 @@
  * The ingest location's content handler: checks what can be checked from
  * the headers, reads the body, hands it to the core, and its outputs to
  * admission (the fleet store) and the deliverer.
+ *
+ * A body larger than client_body_buffer_size goes to a temporary file in
+ * client_body_temp_path; when that disk is full nginx would answer its
+ * own HTML 500, which the SDKs do not retry the way they retry a 503.
+ * The ingest request's body filter, in front of nginx's save filter,
+ * takes that failure: the rest of the body is read and dropped, and the
+ * client gets 503 + Retry-After (a retry can succeed once there is room).
  */
 
 
@@ -20,6 +27,7 @@
 #include "ngx_http_kochava_dedup.h"
 #include "ngx_http_kochava_metrics.h"
 #include "ngx_http_kochava_settings.h"
+#include "ngx_http_kochava_ratelimit.h"
 
 
 static ngx_int_t ngx_http_kochava_preflight(ngx_http_request_t *r,
@@ -33,6 +41,10 @@ static ngx_int_t ngx_http_kochava_header_key(ngx_http_request_t *r,
 static ngx_int_t ngx_http_kochava_check_app_id(ngx_http_request_t *r,
     ngx_http_kochava_loc_conf_t *klcf, ngx_http_kochava_ctx_t *ctx);
 static void ngx_http_kochava_body_handler(ngx_http_request_t *r);
+#if (nginx_version >= 1021002)
+static ngx_int_t ngx_http_kochava_request_body_filter(ngx_http_request_t *r,
+    ngx_chain_t *in);
+#endif
 static ngx_int_t ngx_http_kochava_process(ngx_http_request_t *r,
     ngx_http_kochava_ctx_t *ctx);
 static kochava_gdpr_e ngx_http_kochava_gdpr_applies(ngx_http_request_t *r,
@@ -43,6 +55,29 @@ static void ngx_http_kochava_log_rejects(ngx_http_request_t *r,
     kochava_result_t *res);
 static void ngx_http_kochava_doc_cleanup(void *data);
 static void ngx_http_kochava_free_cleanup(void *data);
+
+
+#if (nginx_version >= 1021002)
+
+static ngx_http_request_body_filter_pt  ngx_http_next_request_body_filter;
+
+/* one line a second per worker for bodies that could not be kept */
+static ngx_http_kochava_ratelimit_t     ngx_http_kochava_body_lost_log;
+
+#endif
+
+
+ngx_int_t
+ngx_http_kochava_ingest_init(ngx_conf_t *cf)
+{
+#if (nginx_version >= 1021002)
+    /* rb->last_saved, which the filter sets, is nginx 1.21.2's */
+    ngx_http_next_request_body_filter = ngx_http_top_request_body_filter;
+    ngx_http_top_request_body_filter = ngx_http_kochava_request_body_filter;
+#endif
+
+    return NGX_OK;
+}
 
 
 ngx_int_t
@@ -151,6 +186,7 @@ ngx_http_kochava_ingest_handler(ngx_http_request_t *r)
     }
 
     r->request_body_in_single_buf = 1;
+    ctx->reading_body = 1;
 
     rc = ngx_http_read_client_request_body(r, ngx_http_kochava_body_handler);
 
@@ -359,6 +395,16 @@ ngx_http_kochava_body_handler(ngx_http_request_t *r)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_kochava_module);
 
+    ctx->reading_body = 0;
+
+    if (ctx->body_lost) {
+        ngx_http_finalize_request(r,
+            ngx_http_kochava_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                        "Request body could not be "
+                                        "buffered"));
+        return;
+    }
+
     rc = ngx_http_kochava_process(r, ctx);
 
     if (rc == NGX_DONE) {
@@ -368,6 +414,75 @@ ngx_http_kochava_body_handler(ngx_http_request_t *r)
 
     ngx_http_finalize_request(r, rc);
 }
+
+
+#if (nginx_version >= 1021002)
+
+/*
+ * In front of nginx's save filter.  A 500 from it is a body that could
+ * not be kept (the temporary file cannot be written, or memory ran out):
+ * what it holds is let go, the rest of the body is read and dropped
+ * (marked consumed, so nginx's buffers stay free), and the body handler
+ * answers 503.
+ */
+
+static ngx_int_t
+ngx_http_kochava_request_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
+{
+    ngx_int_t                 rc;
+    ngx_chain_t              *cl, *ln;
+    ngx_http_request_body_t  *rb;
+    ngx_http_kochava_ctx_t   *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_kochava_module);
+
+    if (ctx == NULL || !ctx->reading_body) {
+        return ngx_http_next_request_body_filter(r, in);
+    }
+
+    rb = r->request_body;
+
+    if (!ctx->body_lost) {
+        rc = ngx_http_next_request_body_filter(r, in);
+
+        if (rc != NGX_HTTP_INTERNAL_SERVER_ERROR) {
+            return rc;
+        }
+
+        ctx->body_lost = 1;
+
+        ngx_http_kochava_ratelimit_log(&ngx_http_kochava_body_lost_log,
+                                       NGX_LOG_ERR, r->connection->log, 0,
+                                       "kochava: the request body could not "
+                                       "be buffered (is client_body_temp_path "
+                                       "full?), answered 503");
+
+        for (cl = rb->bufs; cl; /* void */) {
+            cl->buf->pos = cl->buf->last;
+            cl->buf->file_pos = cl->buf->file_last;
+
+            ln = cl;
+            cl = cl->next;
+            ngx_free_chain(r->pool, ln);
+        }
+
+        rb->bufs = NULL;
+    }
+
+    for (cl = in; cl; cl = cl->next) {
+        cl->buf->pos = cl->buf->last;
+        cl->buf->file_pos = cl->buf->file_last;
+
+        if (cl->buf->last_buf) {
+            /* the reader's end of the body (the save filter's flag) */
+            rb->last_saved = 1;
+        }
+    }
+
+    return NGX_OK;
+}
+
+#endif
 
 
 /*

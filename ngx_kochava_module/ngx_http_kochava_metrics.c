@@ -271,6 +271,16 @@ ngx_http_kochava_metrics_deduplicated(ngx_http_kochava_dedup_where_e where,
 
 
 void
+ngx_http_kochava_metrics_config_error(kochava_dest_e dest)
+{
+    if (ngx_http_kochava_metrics && (ngx_uint_t) dest < KOCHAVA_NDESTS) {
+        (void) ngx_atomic_fetch_add(
+                   &ngx_http_kochava_metrics->config_errors[dest], 1);
+    }
+}
+
+
+void
 ngx_http_kochava_metrics_dedup_evicted(ngx_uint_t n)
 {
     if (ngx_http_kochava_metrics) {

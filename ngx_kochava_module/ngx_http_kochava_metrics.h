@@ -66,6 +66,7 @@ typedef struct {
     ngx_atomic_t   deduplicated[NGX_HTTP_KOCHAVA_DEDUP_NWHERE];
 
     ngx_atomic_t   upstream[KOCHAVA_NDESTS][KOCHAVA_NOUTCOMES];
+    ngx_atomic_t   config_errors[KOCHAVA_NDESTS];  /* nginx answered */
 
     /* per bucket, not cumulative; the last is +Inf */
     ngx_atomic_t   duration[KOCHAVA_NDESTS][NGX_HTTP_KOCHAVA_NBUCKETS + 1];
@@ -120,6 +121,8 @@ void ngx_http_kochava_metrics_upstream(kochava_dest_e dest,
 /* n messages de-duplicated where (res's are counted by _result()) */
 void ngx_http_kochava_metrics_deduplicated(
     ngx_http_kochava_dedup_where_e where, ngx_uint_t n);
+/* an outbound request that nginx answered itself, for its pass location */
+void ngx_http_kochava_metrics_config_error(kochava_dest_e dest);
 
 void ngx_http_kochava_metrics_dedup_evicted(ngx_uint_t n);
 

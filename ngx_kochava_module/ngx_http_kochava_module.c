@@ -21,6 +21,8 @@
 #include "ngx_http_kochava_dedup.h"
 #include "ngx_http_kochava_metrics.h"
 #include "ngx_http_kochava_variables.h"
+#include "ngx_http_kochava_pass_check.h"
+#include "ngx_http_kochava_spool_access.h"
 
 
 static ngx_int_t ngx_http_kochava_preconfiguration(ngx_conf_t *cf);
@@ -28,9 +30,6 @@ static ngx_int_t ngx_http_kochava_postconfiguration(ngx_conf_t *cf);
 static void *ngx_http_kochava_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_kochava_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
-static char *ngx_http_kochava_merge_pass(ngx_conf_t *cf,
-    ngx_http_kochava_loc_conf_t *conf, ngx_http_kochava_loc_conf_t *prev,
-    kochava_dest_e dest);
 static char *ngx_http_kochava_merge_names(ngx_conf_t *cf,
     ngx_http_kochava_loc_conf_t *conf, ngx_http_kochava_loc_conf_t *prev);
 static char *ngx_http_kochava_ingest(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -42,14 +41,23 @@ static char *ngx_http_kochava_status(ngx_conf_t *cf, ngx_command_t *cmd,
 static char *ngx_http_kochava_role(ngx_conf_t *cf,
     ngx_http_kochava_loc_conf_t *klcf, ngx_uint_t role,
     ngx_http_handler_pt handler);
+static char *ngx_http_kochava_app_id(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_kochava_pass(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_kochava_check_backlog(ngx_conf_t *cf, void *post,
+    void *data);
 static char *ngx_http_kochava_event_name(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_kochava_consent(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static void *ngx_http_kochava_create_main_conf(ngx_conf_t *cf);
-static char *ngx_http_kochava_init_main_conf(ngx_conf_t *cf, void *conf);
 static ngx_int_t ngx_http_kochava_init_process(ngx_cycle_t *cycle);
 static void ngx_http_kochava_exit_process(ngx_cycle_t *cycle);
+
+
+static ngx_conf_post_handler_pt  ngx_http_kochava_backlog_post =
+    ngx_http_kochava_check_backlog;
 
 
 static ngx_conf_enum_t  ngx_http_kochava_delivery_modes[] = {
@@ -77,7 +85,7 @@ static ngx_command_t  ngx_http_kochava_commands[] = {
 
     { ngx_string("kochava_app_id"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_http_set_complex_value_slot,
+      ngx_http_kochava_app_id,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_kochava_loc_conf_t, app_id),
       NULL },
@@ -89,27 +97,27 @@ static ngx_command_t  ngx_http_kochava_commands[] = {
       offsetof(ngx_http_kochava_loc_conf_t, settings_api_host),
       NULL },
 
+    /* the pass directives: "offset" is the destination */
+
     { ngx_string("kochava_pass"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_str_slot,
+      ngx_http_kochava_pass,
       NGX_HTTP_LOC_CONF_OFFSET,
-      offsetof(ngx_http_kochava_loc_conf_t,
-               pass_conf[KOCHAVA_DEST_KOCHAVA]),
+      KOCHAVA_DEST_KOCHAVA,
       NULL },
 
     { ngx_string("kochava_identity_pass"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_str_slot,
+      ngx_http_kochava_pass,
       NGX_HTTP_LOC_CONF_OFFSET,
-      offsetof(ngx_http_kochava_loc_conf_t,
-               pass_conf[KOCHAVA_DEST_IDENTITY]),
+      KOCHAVA_DEST_IDENTITY,
       NULL },
 
     { ngx_string("kochava_braze_pass"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_str_slot,
+      ngx_http_kochava_pass,
       NGX_HTTP_LOC_CONF_OFFSET,
-      offsetof(ngx_http_kochava_loc_conf_t, pass_conf[KOCHAVA_DEST_BRAZE]),
+      KOCHAVA_DEST_BRAZE,
       NULL },
 
     { ngx_string("kochava_delivery"),
@@ -131,7 +139,7 @@ static ngx_command_t  ngx_http_kochava_commands[] = {
       ngx_conf_set_size_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_kochava_loc_conf_t, async_backlog),
-      NULL },
+      &ngx_http_kochava_backlog_post },
 
     { ngx_string("kochava_max_body_size"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
@@ -266,7 +274,7 @@ static ngx_http_module_t  ngx_http_kochava_module_ctx = {
     ngx_http_kochava_postconfiguration,    /* postconfiguration */
 
     ngx_http_kochava_create_main_conf,     /* create main configuration */
-    ngx_http_kochava_init_main_conf,       /* init main configuration */
+    NULL,                                  /* init main configuration */
 
     NULL,                                  /* create server configuration */
     NULL,                                  /* merge server configuration */
@@ -303,7 +311,10 @@ static ngx_int_t
 ngx_http_kochava_postconfiguration(ngx_conf_t *cf)
 {
     if (ngx_http_kochava_metrics_init(cf) != NGX_OK
-        || ngx_http_kochava_store_init(cf) != NGX_OK)
+        || ngx_http_kochava_store_init(cf) != NGX_OK
+        || ngx_http_kochava_ingest_init(cf) != NGX_OK
+        || ngx_http_kochava_pass_check(cf) != NGX_OK
+        || ngx_http_kochava_spool_access_init(cf) != NGX_OK)
     {
         return NGX_ERROR;
     }
@@ -327,25 +338,18 @@ ngx_http_kochava_create_main_conf(ngx_conf_t *cf)
         != NGX_OK
         || ngx_array_init(&kmcf->dedup_zones, cf->pool, 1,
                           sizeof(ngx_shm_zone_t *))
+           != NGX_OK
+        || ngx_array_init(&kmcf->roles, cf->pool, 4,
+                          sizeof(ngx_http_kochava_role_loc_t))
            != NGX_OK)
     {
         return NULL;
     }
 
+    /* settled by ngx_http_kochava_slots_module, worker_connections read */
     kmcf->worker_concurrency = NGX_CONF_UNSET_UINT;
 
     return kmcf;
-}
-
-
-static char *
-ngx_http_kochava_init_main_conf(ngx_conf_t *cf, void *conf)
-{
-    ngx_http_kochava_main_conf_t *kmcf = conf;
-
-    ngx_conf_init_uint_value(kmcf->worker_concurrency, 0);
-
-    return NGX_CONF_OK;
 }
 
 
@@ -362,8 +366,8 @@ ngx_http_kochava_create_loc_conf(ngx_conf_t *cf)
     /*
      * set by ngx_pcalloc():
      *
-     *     conf->pass = { { null, null }, ... };
-     *     conf->pass_conf = { null, ... };
+     *     conf->pass = { { null, null, NULL, 0 }, ... };
+     *     conf->nested_handler = 0;
      *     conf->names = NULL;
      *     conf->consent_ad_user_data = { 0, NULL };
      *     conf->consent_ad_personalization = { 0, NULL };
@@ -399,7 +403,19 @@ ngx_http_kochava_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_kochava_loc_conf_t *prev = parent;
     ngx_http_kochava_loc_conf_t *conf = child;
 
-    ngx_uint_t  dest;
+    ngx_uint_t                 dest;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    /*
+     * child is an "if" or "limit_except" block of prev's location here
+     * when it is nameless: its content handler is one of that location's
+     */
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if (clcf->noname && clcf->handler) {
+        prev->nested_handler = 1;
+    }
 
     ngx_conf_merge_ptr_value(conf->app_id, prev->app_id, NULL);
     ngx_conf_merge_ptr_value(conf->settings_api_host, prev->settings_api_host,
@@ -431,9 +447,8 @@ ngx_http_kochava_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                               prev->debug_fail_subrequest, 0);
 
     for (dest = 0; dest < KOCHAVA_NDESTS; dest++) {
-        if (ngx_http_kochava_merge_pass(cf, conf, prev, dest) != NGX_CONF_OK)
-        {
-            return NGX_CONF_ERROR;
+        if (conf->pass[dest].file == NULL) {
+            conf->pass[dest] = prev->pass[dest];
         }
     }
 
@@ -512,58 +527,6 @@ ngx_http_kochava_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"kochava_ingest\" needs \"kochava_app_id\"");
         return NGX_CONF_ERROR;
-    }
-
-    return NGX_CONF_OK;
-}
-
-
-/*
- * "kochava_pass /_kochava/track?x=1" becomes a URI and its arguments;
- * "off" cancels a pass inherited from an outer level.
- */
-
-static char *
-ngx_http_kochava_merge_pass(ngx_conf_t *cf, ngx_http_kochava_loc_conf_t *conf,
-    ngx_http_kochava_loc_conf_t *prev, kochava_dest_e dest)
-{
-    u_char                   *q;
-    ngx_str_t                *value;
-    ngx_http_kochava_pass_t  *pass;
-
-    value = &conf->pass_conf[dest];
-
-    if (value->data == NULL) {
-        conf->pass_conf[dest] = prev->pass_conf[dest];
-        conf->pass[dest] = prev->pass[dest];
-        return NGX_CONF_OK;
-    }
-
-    pass = &conf->pass[dest];
-
-    if (value->len == 3 && ngx_strncmp(value->data, "off", 3) == 0) {
-        ngx_str_null(&pass->uri);
-        ngx_str_null(&pass->args);
-        return NGX_CONF_OK;
-    }
-
-    if (value->len == 0 || value->data[0] != '/') {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid kochava %s location \"%V\": "
-                           "a URI starting with \"/\" is expected",
-                           kochava_dest_name(dest), value);
-        return NGX_CONF_ERROR;
-    }
-
-    pass->uri = *value;
-    ngx_str_null(&pass->args);
-
-    q = ngx_strlchr(value->data, value->data + value->len, '?');
-
-    if (q) {
-        pass->uri.len = q - value->data;
-        pass->args.data = q + 1;
-        pass->args.len = value->data + value->len - (q + 1);
     }
 
     return NGX_CONF_OK;
@@ -653,18 +616,19 @@ ngx_http_kochava_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 /*
  * Makes the location one of the module's, with its content handler: one
  * role per location ("kochava_ingest" with "kochava_status" in one
- * location is refused by nginx -t).
+ * location is refused by nginx -t).  A location that sends is recorded
+ * with its server: nginx -t finds where its passes lead.
  */
 
 static char *
 ngx_http_kochava_role(ngx_conf_t *cf, ngx_http_kochava_loc_conf_t *klcf,
     ngx_uint_t role, ngx_http_handler_pt handler)
 {
-    ngx_http_core_loc_conf_t  *clcf;
+    ngx_http_core_loc_conf_t      *clcf;
+    ngx_http_kochava_role_loc_t   *loc;
+    ngx_http_kochava_main_conf_t  *kmcf;
 
-    static const char  *directives[] = {
-        "", "kochava_ingest", "kochava_postback", "kochava_status"
-    };
+    static const char  *directives[] = NGX_HTTP_KOCHAVA_ROLE_DIRECTIVES;
 
     if (klcf->role == role) {
         return "is duplicate";
@@ -685,6 +649,124 @@ ngx_http_kochava_role(ngx_conf_t *cf, ngx_http_kochava_loc_conf_t *klcf,
 
     if (ngx_http_kochava_metrics_add(cf) != NGX_OK) {
         return NGX_CONF_ERROR;
+    }
+
+    if (role == NGX_HTTP_KOCHAVA_ROLE_STATUS) {
+        return NGX_CONF_OK;
+    }
+
+    kmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_kochava_module);
+
+    loc = ngx_array_push(&kmcf->roles);
+    if (loc == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    loc->klcf = klcf;
+    loc->clcf = clcf;
+    loc->cscf = ngx_http_conf_get_module_srv_conf(cf, ngx_http_core_module);
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * An empty literal App GUID refuses every request (401): a typo, or a
+ * variable's value written in place of the variable.  A variable that
+ * maps unknown write keys to "" is what refuses them, at run time.
+ */
+
+static char *
+ngx_http_kochava_app_id(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_str_t  *value;
+
+    value = cf->args->elts;
+
+    if (value[1].len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"kochava_app_id\" is empty: every request "
+                           "would be refused with 401; give the App GUID, "
+                           "or a variable that maps write keys to App "
+                           "GUIDs");
+        return NGX_CONF_ERROR;
+    }
+
+    return ngx_http_set_complex_value_slot(cf, cmd, conf);
+}
+
+
+/*
+ * "kochava_pass /_kochava/track?x=1" becomes a URI and its arguments;
+ * "off" cancels a pass inherited from an outer level.  The URI is sent
+ * as it is written: a variable in it is refused.  Where it leads is
+ * checked once every location is known (ngx_http_kochava_pass_check).
+ */
+
+static char *
+ngx_http_kochava_pass(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_kochava_loc_conf_t *klcf = conf;
+
+    u_char                   *q;
+    ngx_str_t                *value;
+    ngx_http_kochava_pass_t  *pass;
+
+    pass = &klcf->pass[cmd->offset];
+
+    if (pass->file) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    pass->file = cf->conf_file->file.name.data;
+    pass->line = cf->conf_file->line;
+
+    if (ngx_strcmp(value[1].data, "off") == 0) {
+        return NGX_CONF_OK;
+    }
+
+    if (value[1].len == 0 || value[1].data[0] != '/') {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid kochava %s location \"%V\": "
+                           "a URI starting with \"/\" is expected",
+                           kochava_dest_name(cmd->offset), &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_strlchr(value[1].data, value[1].data + value[1].len, '$')) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\" has a variable, which \"%V\" would "
+                           "send as it is written: give it a fixed URI",
+                           &value[1], &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    pass->uri = value[1];
+
+    q = ngx_strlchr(value[1].data, value[1].data + value[1].len, '?');
+
+    if (q) {
+        pass->uri.len = q - value[1].data;
+        pass->args.data = q + 1;
+        pass->args.len = value[1].data + value[1].len - (q + 1);
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* with 0, every async message would go straight to the spool */
+
+static char *
+ngx_http_kochava_check_backlog(ngx_conf_t *cf, void *post, void *data)
+{
+    size_t  *sp = data;
+
+    if (*sp == 0) {
+        return "must be greater than zero: with 0, no async message is "
+               "sent, each goes straight to the spool for kochava-replay";
     }
 
     return NGX_CONF_OK;

@@ -20,6 +20,7 @@
 #include "kochava_core.h"
 #include "ngx_http_kochava_spool.h"
 #include "ngx_http_kochava_store.h"
+#include "ngx_http_kochava_ratelimit.h"
 
 
 #define NGX_HTTP_KOCHAVA_SYNC         0
@@ -36,6 +37,10 @@ typedef enum {
     NGX_HTTP_KOCHAVA_ROLE_POSTBACK,     /* kochava_postback */
     NGX_HTTP_KOCHAVA_ROLE_STATUS        /* kochava_status */
 } ngx_http_kochava_role_e;
+
+/* the directive of each role, for messages */
+#define NGX_HTTP_KOCHAVA_ROLE_DIRECTIVES                                      \
+    { "", "kochava_ingest", "kochava_postback", "kochava_status" }
 
 
 /*
@@ -65,13 +70,19 @@ typedef enum {
 
 /* an internal location that outbound requests of one kind go to */
 typedef struct {
-    ngx_str_t                     uri;
+    ngx_str_t                     uri;            /* empty: none ("off") */
     ngx_str_t                     args;
+    u_char                       *file;           /* of the directive; */
+    ngx_uint_t                    line;           /* NULL: not set here */
+
+    /* this worker's: nginx answered for it (an alert a second at most) */
+    ngx_http_kochava_ratelimit_t  alerts;
 } ngx_http_kochava_pass_t;
 
 
 typedef struct {
     ngx_array_t                   spools;         /* of spool pointers */
+    ngx_array_t                   roles;          /* of role_loc_t */
     ngx_array_t                   dedup_zones;    /* of ngx_shm_zone_t * */
     ngx_shm_zone_t               *metrics_zone;   /* NULL: module unused */
     ngx_uint_t                    worker_concurrency;  /* 0: off */
@@ -87,7 +98,9 @@ typedef struct {
     ngx_str_t                     consent_ad_personalization;
     ngx_flag_t                    consent;        /* kochava_consent seen */
     ngx_http_kochava_pass_t       pass[KOCHAVA_NDESTS];
-    ngx_str_t                     pass_conf[KOCHAVA_NDESTS];
+
+    /* an "if" or "limit_except" in it has a content handler of its own */
+    ngx_flag_t                    nested_handler; /* not inherited */
 
     ngx_uint_t                    postback;       /* unset: none */
     ngx_uint_t                    delivery;
@@ -112,6 +125,20 @@ typedef struct {
     kochava_conf_t                core;           /* built when merged */
 } ngx_http_kochava_loc_conf_t;
 
+
+/*
+ * A location with kochava_ingest or kochava_postback, with its server:
+ * nginx -t finds where its passes lead (ngx_http_kochava_pass_check.h).
+ */
+typedef struct {
+    ngx_http_kochava_loc_conf_t  *klcf;
+    ngx_http_core_loc_conf_t     *clcf;
+    ngx_http_core_srv_conf_t     *cscf;
+} ngx_http_kochava_role_loc_t;
+
+
+/* the confirms of a request to send to the store (dedup.c) */
+typedef struct ngx_http_kochava_dedup_flush_s  ngx_http_kochava_dedup_flush_t;
 
 /* the fan-out engine's (ngx_http_kochava_fanout.h) */
 typedef struct ngx_http_kochava_fanout_s  ngx_http_kochava_fanout_t;
@@ -142,10 +169,12 @@ typedef struct {
      */
     ngx_http_kochava_store_id_t  *store_ids;
     uint32_t                     *store_first;
-    u_char                       *store_confirm;  /* per out: when it ends */
+    ngx_http_kochava_dedup_flush_t  *store_flush; /* confirms to send */
 
     unsigned                      settings:1;     /* .../settings */
     unsigned                      dedup_confirmed:1;  /* all outs */
+    unsigned                      reading_body:1; /* ingest body filter */
+    unsigned                      body_lost:1;    /* it could not be kept */
 } ngx_http_kochava_ctx_t;
 
 

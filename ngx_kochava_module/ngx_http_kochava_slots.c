@@ -10,6 +10,14 @@
  * woken through the callback it registered, from a posted event.  A slot
  * handed over stays counted as taken, so a fan-out that arrives meanwhile
  * cannot take it first.  Nothing here knows what a fan-out is.
+ *
+ * Without the directive N is a quarter of worker_connections: every
+ * request in flight holds an upstream connection, and the other three
+ * quarters are the clients', the async fan-outs' own (fake) connections
+ * and the upstream keepalive caches' (docs/decisions.md).  N is settled by
+ * a core module of its own, whose init_conf runs once the whole file is
+ * read: the events block may come after the http block, and a refusal
+ * there fails "nginx -t" and a reload as a directive's would.
  */
 
 
@@ -22,14 +30,53 @@
 #include "ngx_http_kochava_metrics.h"
 
 
+static char *ngx_http_kochava_slots_init_conf(ngx_cycle_t *cycle,
+    void *conf);
 static void ngx_http_kochava_slot_wake(ngx_event_t *ev);
 static void ngx_http_kochava_slots_cleanup(void *data);
 static void ngx_http_kochava_slot_free(void);
 
 
+static ngx_core_module_t  ngx_http_kochava_slots_module_ctx = {
+    ngx_string("kochava_slots"),
+    NULL,                                  /* create configuration */
+    ngx_http_kochava_slots_init_conf       /* init configuration */
+};
+
+
+ngx_module_t  ngx_http_kochava_slots_module = {
+    NGX_MODULE_V1,
+    &ngx_http_kochava_slots_module_ctx,    /* module context */
+    NULL,                                  /* module directives */
+    NGX_CORE_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    NULL,                                  /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    NULL,                                  /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
 /* slots taken in this worker, handed over ones included */
 static ngx_uint_t   ngx_http_kochava_slots_taken;
 static ngx_queue_t  ngx_http_kochava_slots_queue;
+
+
+/* the worker's bound, 0 when off */
+
+ngx_uint_t
+ngx_http_kochava_slots_n(void)
+{
+    ngx_http_kochava_main_conf_t  *kmcf;
+
+    kmcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
+                                               ngx_http_kochava_module);
+
+    return kmcf->worker_concurrency;
+}
 
 
 /*
@@ -48,6 +95,10 @@ ngx_http_kochava_slots_init(ngx_http_request_t *r,
     ngx_http_kochava_main_conf_t  *kmcf;
 
     kmcf = ngx_http_get_module_main_conf(r, ngx_http_kochava_module);
+
+    ngx_http_kochava_assert(kmcf->worker_concurrency != NGX_CONF_UNSET_UINT,
+                            r->connection->log,
+                            "kochava_worker_concurrency unresolved");
 
     slots->capped = (kmcf->worker_concurrency != 0);
 
@@ -197,6 +248,61 @@ ngx_http_kochava_slot_free(void)
     if (!next->event.posted) {
         ngx_post_event(&next->event, &ngx_posted_events);
     }
+}
+
+
+/*
+ * The whole file is read, worker_connections with it.  Unset: a quarter
+ * of them.  A bound of worker_connections or more cannot bind before the
+ * worker runs out of connections (the listening sockets and the clients
+ * take some): refused.  One above half of them binds, but a burst with as
+ * many clients runs the worker out: a warning.
+ */
+
+static char *
+ngx_http_kochava_slots_init_conf(ngx_cycle_t *cycle, void *conf)
+{
+    ngx_uint_t                     n, wc, dflt;
+    ngx_http_kochava_main_conf_t  *kmcf;
+
+    kmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_kochava_module);
+
+    if (kmcf == NULL) {
+        return NGX_CONF_OK;              /* no http block */
+    }
+
+    n = cycle->connection_n;
+    wc = kmcf->worker_concurrency;
+    dflt = ngx_max(n / 4, 1);
+
+    if (wc == NGX_CONF_UNSET_UINT) {
+        kmcf->worker_concurrency = dflt;
+        return NGX_CONF_OK;
+    }
+
+    if (wc <= n / 2) {
+        return NGX_CONF_OK;
+    }
+
+    if (wc < n) {
+        ngx_log_error(NGX_LOG_WARN, cycle->log, 0,
+                      "\"kochava_worker_concurrency %ui\" is more than half "
+                      "of \"worker_connections %ui\": each outbound request "
+                      "holds a connection, and the clients' and the "
+                      "keepalive caches' are left fewer; the default is a "
+                      "quarter, %ui", wc, n, dflt);
+        return NGX_CONF_OK;
+    }
+
+    ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+                  "\"kochava_worker_concurrency %ui\" is not below "
+                  "\"worker_connections %ui\": each outbound request "
+                  "holds a connection, so the worker runs out of them "
+                  "first; lower it (without the directive it is a quarter "
+                  "of worker_connections, %ui) or raise worker_connections",
+                  wc, n, dflt);
+
+    return NGX_CONF_ERROR;
 }
 
 

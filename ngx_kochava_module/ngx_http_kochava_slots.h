@@ -34,8 +34,17 @@ struct ngx_http_kochava_slots_s {
 
 
 /*
- * Prepares slots for the worker's cap (none without
- * kochava_worker_concurrency): a cleanup of r's pool gives back whatever
+ * settles kochava_worker_concurrency against worker_connections once the
+ * whole configuration is read (unset: a quarter of them)
+ */
+extern ngx_module_t  ngx_http_kochava_slots_module;
+
+/* the worker's bound (kochava_worker_concurrency), 0: off */
+ngx_uint_t ngx_http_kochava_slots_n(void);
+
+/*
+ * Prepares slots for the worker's cap (none with
+ * kochava_worker_concurrency off): a cleanup of r's pool gives back whatever
  * slots hold however the request ends.  wake(data) runs (from a posted
  * event) when a slot was handed over.
  */

@@ -65,12 +65,16 @@ static ngx_int_t ngx_http_kochava_spool_open(ngx_http_kochava_spool_t *spool,
     ngx_log_t *log);
 static ngx_int_t ngx_http_kochava_spool_append(
     ngx_http_kochava_spool_file_t *file, u_char *data, size_t size,
+    ngx_err_t *err, ngx_log_t *log);
+static void ngx_http_kochava_spool_rotate(ngx_http_kochava_spool_file_t *file,
     ngx_log_t *log);
 static void ngx_http_kochava_spool_close(ngx_http_kochava_spool_t *spool,
     ngx_log_t *log);
 static void ngx_http_kochava_spool_finish(ngx_http_kochava_spool_file_t *file,
     ngx_log_t *log);
 static void ngx_http_kochava_spool_tick(ngx_event_t *ev);
+static void ngx_http_kochava_spool_flush_errors(
+    ngx_http_kochava_spool_t *spool, ngx_log_t *log);
 static void ngx_http_kochava_spool_reopen(ngx_open_file_t *file,
     ngx_log_t *log);
 static off_t ngx_http_kochava_spool_scan(ngx_http_kochava_spool_t *spool,
@@ -87,6 +91,28 @@ static void ngx_http_kochava_sync_done(ngx_event_t *ev);
 static void ngx_http_kochava_sync_wake(ngx_http_kochava_journal_wait_t *w,
     ngx_int_t rc);
 #endif
+
+
+/* the line that says how many of a kind were not logged */
+typedef struct {
+    ngx_uint_t                    level;
+    const char                   *text;
+} ngx_http_kochava_spool_error_t;
+
+
+static ngx_http_kochava_spool_error_t
+    ngx_http_kochava_spool_errors[NGX_HTTP_KOCHAVA_SPOOL_NERRORS] =
+{
+    { NGX_LOG_ERR,   "is full, a request was dropped" },
+    { NGX_LOG_ERR,   "is full, requests accepted without their journal" },
+    { NGX_LOG_ERR,   "nothing can be spooled" },
+    { NGX_LOG_ERR,   "write() failed, a request was dropped" },
+    { NGX_LOG_ERR,   "write() failed, requests accepted without their "
+                     "journal" },
+    { NGX_LOG_ERR,   "write() failed, done marks lost" },
+    { NGX_LOG_ALERT, "fdatasync() failed" },
+    { NGX_LOG_ERR,   "the journal could not be synced to disk" }
+};
 
 
 static ngx_str_t  ngx_http_kochava_dest_names[] = {
@@ -203,6 +229,7 @@ ngx_http_kochava_spool_write(ngx_http_kochava_spool_t *spool,
 {
     size_t                          size, elen;
     u_char                         *line, *p;
+    ngx_err_t                       err;
     ngx_int_t                       rc;
     ngx_http_kochava_spool_file_t  *file;
 
@@ -218,10 +245,11 @@ ngx_http_kochava_spool_write(ngx_http_kochava_spool_t *spool,
     if (ngx_http_kochava_metrics_spool_bytes(spool->index) + (off_t) size
         > spool->max_size)
     {
-        ngx_log_error(NGX_LOG_ERR, log, 0,
-                      "kochava: spool \"%V\" is full (max_size %O), "
-                      "a %s request was dropped", &spool->path,
-                      spool->max_size, ngx_http_kochava_dest_names[dest].data);
+        ngx_http_kochava_ratelimit_log(
+            &spool->errors[NGX_HTTP_KOCHAVA_SPOOL_FULL], NGX_LOG_ERR, log, 0,
+            "kochava: spool \"%V\" is full (max_size %O), a %s request was "
+            "dropped", &spool->path, spool->max_size,
+            ngx_http_kochava_dest_names[dest].data);
         ngx_http_kochava_metrics_spool_dropped();
         return NGX_HTTP_KOCHAVA_DROPPED;
     }
@@ -251,14 +279,17 @@ ngx_http_kochava_spool_write(ngx_http_kochava_spool_t *spool,
 
     file = spool->file;
 
-    rc = ngx_http_kochava_spool_append(file, line, p - line, log);
+    rc = ngx_http_kochava_spool_append(file, line, p - line, &err, log);
 
     ngx_free(line);
 
     if (rc != NGX_OK) {
-        ngx_log_error(NGX_LOG_ERR, log, 0,
-                      "kochava: a %s request was dropped",
-                      ngx_http_kochava_dest_names[dest].data);
+        ngx_http_kochava_ratelimit_log(
+            &spool->errors[NGX_HTTP_KOCHAVA_SPOOL_WRITE], NGX_LOG_ERR, log,
+            err, "kochava: write() to spool \"%s\" %s, a %s request was "
+            "dropped", file->name, err ? "failed" : "was incomplete",
+            ngx_http_kochava_dest_names[dest].data);
+        ngx_http_kochava_spool_rotate(file, log);
         ngx_http_kochava_metrics_spool_dropped();
         return NGX_HTTP_KOCHAVA_DROPPED;
     }
@@ -283,6 +314,7 @@ ngx_http_kochava_journal_write(ngx_http_kochava_spool_t *spool,
     size_t                          size;
     u_char                         *buf, *p;
     uint64_t                        id;
+    ngx_err_t                       err;
     ngx_int_t                       rc;
     ngx_str_t                      *uri;
     ngx_uint_t                      i;
@@ -308,10 +340,11 @@ ngx_http_kochava_journal_write(ngx_http_kochava_spool_t *spool,
     if (ngx_http_kochava_metrics_spool_bytes(spool->index) + (off_t) size
         > spool->max_size)
     {
-        ngx_log_error(NGX_LOG_ERR, log, 0,
-                      "kochava: spool \"%V\" is full (max_size %O), "
-                      "%ui requests accepted without their journal",
-                      &spool->path, spool->max_size, n);
+        ngx_http_kochava_ratelimit_log(
+            &spool->errors[NGX_HTTP_KOCHAVA_SPOOL_FULL_JOURNAL], NGX_LOG_ERR,
+            log, 0, "kochava: spool \"%V\" is full (max_size %O), %ui "
+            "requests accepted without their journal", &spool->path,
+            spool->max_size, n);
         ngx_http_kochava_metrics_unjournaled(n);
         return NGX_DECLINED;
     }
@@ -346,14 +379,17 @@ ngx_http_kochava_journal_write(ngx_http_kochava_spool_t *spool,
                         ngx_time());
     }
 
-    rc = ngx_http_kochava_spool_append(file, buf, p - buf, log);
+    rc = ngx_http_kochava_spool_append(file, buf, p - buf, &err, log);
 
     ngx_free(buf);
 
     if (rc != NGX_OK) {
-        ngx_log_error(NGX_LOG_ERR, log, 0,
-                      "kochava: %ui requests accepted without their "
-                      "journal", n);
+        ngx_http_kochava_ratelimit_log(
+            &spool->errors[NGX_HTTP_KOCHAVA_SPOOL_WRITE_JOURNAL], NGX_LOG_ERR,
+            log, err, "kochava: write() to spool \"%s\" %s, %ui requests "
+            "accepted without their journal", file->name,
+            err ? "failed" : "was incomplete", n);
+        ngx_http_kochava_spool_rotate(file, log);
         ngx_http_kochava_metrics_unjournaled(n);
         return NGX_DECLINED;
     }
@@ -381,6 +417,7 @@ ngx_http_kochava_journal_done(ngx_http_kochava_journal_t *j, u_char *done,
     ngx_log_t *log)
 {
     u_char                         *buf, *p;
+    ngx_err_t                       err;
     ngx_uint_t                      i, n;
     ngx_http_kochava_spool_file_t  *file;
 
@@ -420,13 +457,20 @@ ngx_http_kochava_journal_done(ngx_http_kochava_journal_t *j, u_char *done,
             p[-1] = ']';
             p = ngx_cpymem(p, "}\n", 2);
 
-            if (ngx_http_kochava_spool_append(file, buf, p - buf, log)
+            if (ngx_http_kochava_spool_append(file, buf, p - buf, &err, log)
                 == NGX_OK)
             {
                 ngx_http_kochava_metrics_spool_bytes_add(file->spool->index,
                                                          p - buf);
 
             } else {
+                /* not marked: the replay sends them again (at least once) */
+                ngx_http_kochava_ratelimit_log(
+                    &file->spool->errors[NGX_HTTP_KOCHAVA_SPOOL_WRITE_DONE],
+                    NGX_LOG_ERR, log, err, "kochava: write() to spool \"%s\" "
+                    "%s, %ui done marks lost (the replay sends them again)",
+                    file->name, err ? "failed" : "was incomplete", n);
+                ngx_http_kochava_spool_rotate(file, log);
                 n = 0;
             }
 
@@ -465,6 +509,10 @@ ngx_http_kochava_journal_sync(ngx_http_kochava_journal_t *j,
     file->live++;
 
     if (!file->syncing && ngx_http_kochava_sync_start(file, log) != NGX_OK) {
+        ngx_http_kochava_ratelimit_log(
+            &file->spool->errors[NGX_HTTP_KOCHAVA_SPOOL_SYNC_START],
+            NGX_LOG_ERR, log, 0, "kochava: the journal in spool \"%s\" "
+            "could not be synced to disk", file->name);
         ngx_http_kochava_journal_unwait(w);
         return NGX_ERROR;
     }
@@ -588,9 +636,10 @@ ngx_http_kochava_sync_done(ngx_event_t *ev)
     file->syncing = 0;
 
     if (ctx->err) {
-        ngx_log_error(NGX_LOG_ALERT, ev->log, ctx->err,
-                      "kochava: fdatasync() of spool \"%s\" failed",
-                      file->name);
+        ngx_http_kochava_ratelimit_log(
+            &file->spool->errors[NGX_HTTP_KOCHAVA_SPOOL_SYNC], NGX_LOG_ALERT,
+            ev->log, ctx->err, "kochava: fdatasync() of spool \"%s\" failed",
+            file->name);
         rc = NGX_ERROR;
 
     } else {
@@ -658,8 +707,10 @@ ngx_http_kochava_spool_open(ngx_http_kochava_spool_t *spool, ngx_log_t *log)
           + ngx_http_kochava_spool_who_len + 2 * NGX_INT64_LEN;
 
     if (len > NGX_MAX_PATH) {
-        ngx_log_error(NGX_LOG_ERR, log, 0,
-                      "kochava: spool path \"%V\" too long", &spool->path);
+        ngx_http_kochava_ratelimit_log(
+            &spool->errors[NGX_HTTP_KOCHAVA_SPOOL_OPEN], NGX_LOG_ERR, log, 0,
+            "kochava: spool path \"%V\" too long, nothing can be spooled",
+            &spool->path);
         return NGX_ERROR;
     }
 
@@ -686,24 +737,27 @@ ngx_http_kochava_spool_open(ngx_http_kochava_spool_t *spool, ngx_log_t *log)
                        NGX_FILE_CREATE_OR_OPEN | O_EXCL | O_CLOEXEC, 0640);
 
     if (fd == NGX_INVALID_FILE) {
-        ngx_log_error(NGX_LOG_ERR, log, ngx_errno,
-                      "kochava: " ngx_open_file_n " \"%s\" failed, "
-                      "nothing can be spooled", hidden);
+        ngx_http_kochava_ratelimit_log(
+            &spool->errors[NGX_HTTP_KOCHAVA_SPOOL_OPEN], NGX_LOG_ERR, log,
+            ngx_errno, "kochava: " ngx_open_file_n " \"%s\" failed, "
+            "nothing can be spooled", hidden);
         ngx_free(file);
         return NGX_ERROR;
     }
 
     if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
-        ngx_log_error(NGX_LOG_ERR, log, ngx_errno,
-                      "kochava: flock(\"%s\") failed, nothing can be "
-                      "spooled", hidden);
+        ngx_http_kochava_ratelimit_log(
+            &spool->errors[NGX_HTTP_KOCHAVA_SPOOL_OPEN], NGX_LOG_ERR, log,
+            ngx_errno, "kochava: flock(\"%s\") failed, nothing can be "
+            "spooled", hidden);
         goto failed;
     }
 
     if (ngx_rename_file(hidden, file->name) == NGX_FILE_ERROR) {
-        ngx_log_error(NGX_LOG_ERR, log, ngx_errno,
-                      "kochava: " ngx_rename_file_n " \"%s\" failed, "
-                      "nothing can be spooled", hidden);
+        ngx_http_kochava_ratelimit_log(
+            &spool->errors[NGX_HTTP_KOCHAVA_SPOOL_OPEN], NGX_LOG_ERR, log,
+            ngx_errno, "kochava: " ngx_rename_file_n " \"%s\" failed, "
+            "nothing can be spooled", hidden);
         goto failed;
     }
 
@@ -735,12 +789,13 @@ failed:
 
 /*
  * One write(2) of whole lines; a short one is cut back, so a line is
- * whole or absent.
+ * whole or absent.  On failure *err is the write's errno (0: it was
+ * short); the caller logs it and rotates the file.
  */
 
 static ngx_int_t
 ngx_http_kochava_spool_append(ngx_http_kochava_spool_file_t *file,
-    u_char *data, size_t size, ngx_log_t *log)
+    u_char *data, size_t size, ngx_err_t *err, ngx_log_t *log)
 {
     ssize_t  n;
 
@@ -752,28 +807,33 @@ ngx_http_kochava_spool_append(ngx_http_kochava_spool_file_t *file,
     }
 
     if (n == -1) {
-        ngx_log_error(NGX_LOG_ERR, log, ngx_errno,
-                      "kochava: write() to spool \"%s\" failed",
-                      file->name);
-
-    } else {
-        ngx_log_error(NGX_LOG_ERR, log, 0,
-                      "kochava: write() to spool \"%s\" was incomplete "
-                      "(%z of %uz)", file->name, n, size);
-
-        if (ftruncate(file->fd, file->written) == -1) {
-            ngx_log_error(NGX_LOG_ALERT, log, ngx_errno,
-                          "kochava: ftruncate() of spool \"%s\" failed",
-                          file->name);
-        }
+        *err = ngx_errno;
+        return NGX_ERROR;
     }
 
-    /* the next record starts a new file */
-    if (file->current) {
-        ngx_http_kochava_spool_close(file->spool, log);
+    *err = 0;
+
+    /* a torn line left in the file: once per file at most, not limited */
+
+    if (ftruncate(file->fd, file->written) == -1) {
+        ngx_log_error(NGX_LOG_ALERT, log, ngx_errno,
+                      "kochava: ftruncate() of spool \"%s\" failed",
+                      file->name);
     }
 
     return NGX_ERROR;
+}
+
+
+/* file refused a write: the next record starts a new file */
+
+static void
+ngx_http_kochava_spool_rotate(ngx_http_kochava_spool_file_t *file,
+    ngx_log_t *log)
+{
+    if (file->current) {
+        ngx_http_kochava_spool_close(file->spool, log);
+    }
 }
 
 
@@ -884,12 +944,33 @@ ngx_http_kochava_spool_tick(ngx_event_t *ev)
         ngx_http_kochava_metrics_spool_bytes_set(spool->index, bytes);
     }
 
+    ngx_http_kochava_spool_flush_errors(spool, ev->log);
+
     if (ngx_exiting || ngx_quit || ngx_terminate) {
         /* what is still written goes out at exit */
         return;
     }
 
     ngx_add_timer(ev, spool->interval);
+}
+
+
+/* the errors not logged since the last line of their kind, counted */
+
+static void
+ngx_http_kochava_spool_flush_errors(ngx_http_kochava_spool_t *spool,
+    ngx_log_t *log)
+{
+    ngx_uint_t                       i;
+    ngx_http_kochava_spool_error_t  *e;
+
+    for (i = 0; i < NGX_HTTP_KOCHAVA_SPOOL_NERRORS; i++) {
+        e = &ngx_http_kochava_spool_errors[i];
+
+        ngx_http_kochava_ratelimit_summary(&spool->errors[i], e->level, log,
+                                           e->text, "kochava: spool \"%V\"",
+                                           &spool->path);
+    }
 }
 
 

@@ -17,9 +17,28 @@
 #include <ngx_http.h>
 
 #include "kochava_core.h"
+#include "ngx_http_kochava_ratelimit.h"
 
 
 typedef struct ngx_http_kochava_spool_s  ngx_http_kochava_spool_t;
+
+
+/*
+ * The spool's errors that can come once per record or request (a full
+ * spool, a failing disk): each kind logged at most once a second per
+ * worker, with a count of the others (the metrics count every one).
+ */
+typedef enum {
+    NGX_HTTP_KOCHAVA_SPOOL_FULL = 0,         /* max_size: record dropped */
+    NGX_HTTP_KOCHAVA_SPOOL_FULL_JOURNAL,     /* max_size: no journal */
+    NGX_HTTP_KOCHAVA_SPOOL_OPEN,             /* no file could be made */
+    NGX_HTTP_KOCHAVA_SPOOL_WRITE,            /* write(): record dropped */
+    NGX_HTTP_KOCHAVA_SPOOL_WRITE_JOURNAL,    /* write(): no journal */
+    NGX_HTTP_KOCHAVA_SPOOL_WRITE_DONE,       /* write(): done marks lost */
+    NGX_HTTP_KOCHAVA_SPOOL_SYNC,             /* fdatasync() failed */
+    NGX_HTTP_KOCHAVA_SPOOL_SYNC_START,       /* no fdatasync() started */
+    NGX_HTTP_KOCHAVA_SPOOL_NERRORS
+} ngx_http_kochava_spool_error_e;
 
 
 /*
@@ -71,6 +90,7 @@ struct ngx_http_kochava_spool_s {
     ngx_uint_t                    seq;
     ngx_event_t                   timer;
     ngx_log_t                    *log;
+    ngx_http_kochava_ratelimit_t  errors[NGX_HTTP_KOCHAVA_SPOOL_NERRORS];
 };
 
 
@@ -109,8 +129,8 @@ void ngx_http_kochava_spool_exit_process(ngx_cycle_t *cycle);
 /*
  * Appends one failure record, whole or not at all.  error is the short
  * reason ("503", "timeout", ...).  Returns NGX_HTTP_KOCHAVA_SPOOLED or
- * NGX_HTTP_KOCHAVA_DROPPED (over max_size, or the disk refused it: logged
- * at "error" and counted).
+ * NGX_HTTP_KOCHAVA_DROPPED (over max_size, or the disk refused it: counted,
+ * and logged at "error" at most once a second).
  */
 ngx_int_t ngx_http_kochava_spool_write(ngx_http_kochava_spool_t *spool,
     kochava_dest_e dest, ngx_str_t *uri, const char *body, size_t len,
@@ -120,7 +140,7 @@ ngx_int_t ngx_http_kochava_spool_write(ngx_http_kochava_spool_t *spool,
  * Appends the records of outs[0 .. n - 1] (uris: the pass URI of each
  * destination) in one write(2), with ids j->first .. and "attempts":0.
  * Returns NGX_OK with j set, or NGX_DECLINED (over max_size, or the disk
- * refused it: logged, counted, j->file NULL).
+ * refused it: counted, logged at most once a second, j->file NULL).
  */
 ngx_int_t ngx_http_kochava_journal_write(ngx_http_kochava_spool_t *spool,
     kochava_out_t *outs, ngx_uint_t n, ngx_str_t *uris,

@@ -16,6 +16,7 @@
 #include "ngx_http_kochava_status.h"
 #include "ngx_http_kochava_dedup.h"
 #include "ngx_http_kochava_metrics.h"
+#include "ngx_http_kochava_slots.h"
 
 
 /* at most this much text: about 150 series of at most 120 bytes */
@@ -210,6 +211,19 @@ ngx_http_kochava_status_write(u_char *p, u_char *last,
         }
     }
 
+    p = ngx_http_kochava_head(p, last, "kochava_config_errors_total",
+                              "counter",
+                              "Outbound requests that nginx answered itself "
+                              "for the pass location, by destination: "
+                              "the configuration is wrong.");
+
+    for (d = 0; d < KOCHAVA_NDESTS; d++) {
+        p = ngx_slprintf(p, last,
+                         "kochava_config_errors_total{destination=\"%s\"} "
+                         "%uA\n", ngx_http_kochava_dest_labels[d],
+                         m->config_errors[d]);
+    }
+
     p = ngx_http_kochava_status_histogram(p, last, m);
 
     p = ngx_http_kochava_head(p, last, "kochava_upstream_waits_total",
@@ -268,6 +282,11 @@ ngx_http_kochava_status_write(u_char *p, u_char *last,
                                 "Slots of kochava_worker_concurrency taken "
                                 "(handed over ones included).",
                                 m->slots_taken);
+
+    p = ngx_http_kochava_single(p, last, "kochava_worker_slots", "gauge",
+                                "Slots of kochava_worker_concurrency in each "
+                                "worker (0: off); not summed over workers.",
+                                ngx_http_kochava_slots_n());
 
     p = ngx_http_kochava_single(p, last, "kochava_async_fanouts", "gauge",
                                 "Async fan-outs running.", m->async_fanouts);

@@ -13,7 +13,7 @@ __DATA__
 === TEST 1: upstream 503: the client gets 503 + Retry-After, the message was sent
 --- http_config
     map $kochava_write_key $kochava_app { default ""; wk_test_1 koexample-app-guid; }
---- no_kochava_defaults
+--- no_kochava_defaults: /_kochava/track
 --- config eval
 ingest_config('kochava_retry_after 7s;') . q{
     location /_kochava/track {
@@ -62,7 +62,7 @@ ingest_config() . q{
 === TEST 3: upstream refusing connections: 503
 --- http_config
     map $kochava_write_key $kochava_app { default ""; wk_test_1 koexample-app-guid; }
---- no_kochava_defaults
+--- no_kochava_defaults: /_kochava/track
 --- config eval
 ingest_config() . q{
     location /_kochava/track {
@@ -82,7 +82,7 @@ kochava: kochava failed for message 0 with 502 (retryable)
 === TEST 4: upstream slower than proxy_read_timeout: 503 (timeout)
 --- http_config
     map $kochava_write_key $kochava_app { default ""; wk_test_1 koexample-app-guid; }
---- no_kochava_defaults
+--- no_kochava_defaults: /_kochava/track
 --- config eval
 ingest_config() . q{
     location /_kochava/track {
@@ -104,7 +104,7 @@ ingest_config() . q{
 === TEST 5: upstream 400 is permanent: 200 to the client, logged at error
 --- http_config
     map $kochava_write_key $kochava_app { default ""; wk_test_1 koexample-app-guid; }
---- no_kochava_defaults
+--- no_kochava_defaults: /_kochava/track
 --- config eval
 ingest_config() . q{
     location /_kochava/track {
@@ -126,7 +126,7 @@ kochava: kochava refused message 0 with 400, not retried
 === TEST 6: Kochava's {"success":"0"} is permanent
 --- http_config
     map $kochava_write_key $kochava_app { default ""; wk_test_1 koexample-app-guid; }
---- no_kochava_defaults
+--- no_kochava_defaults: /_kochava/track
 --- config eval
 ingest_config() . q{
     location /_kochava/track {
@@ -146,7 +146,7 @@ kochava: kochava refused message 0 with 200, not retried
 === TEST 7: a 200 that is not JSON is retryable (something else answered)
 --- http_config
     map $kochava_write_key $kochava_app { default ""; wk_test_1 koexample-app-guid; }
---- no_kochava_defaults
+--- no_kochava_defaults: /_kochava/track
 --- config eval
 ingest_config() . q{
     location /_kochava/track {
@@ -210,7 +210,7 @@ qr/kochava: message \d+ to \S+, [3-9] in flight/
         server 127.0.0.1:$TEST_NGINX_SERVER_PORT;
         keepalive 4;
     }
---- no_kochava_defaults
+--- no_kochava_defaults: /_kochava/track
 --- config eval
 ingest_config('kochava_concurrency 1;') . q{
     location /_kochava/track {
@@ -228,3 +228,28 @@ ingest_config('kochava_concurrency 1;') . q{
 --- grep_error_log eval: qr/http upstream keepalive|free keepalive peer: saving connection/
 --- grep_error_log_out eval
 qr/(free keepalive peer: saving connection.*){3}/s
+
+
+
+=== TEST 11: a Kochava that fails every message: one log line a second, with the count of the lines left out
+--- http_config
+    map $kochava_write_key $kochava_app { default ""; wk_test_1 koexample-app-guid; }
+--- no_kochava_defaults: /_kochava/track
+--- config eval
+ingest_config() . q{
+    location /_kochava/track {
+        internal;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/_mock/fail/503;
+    }
+}
+--- more_headers eval: "Authorization: " . basic_auth(KEY)
+--- request eval
+["POST /v1/batch\n" . json({batch => [map { android_track("Flood $_") } 1 .. 60]}),
+ "POST /v1/batch\n" . json({batch => [map { android_track("Flood $_") } 1 .. 60]})]
+--- error_code eval: [503, 503]
+--- grep_error_log eval: qr/kochava failed for message \d+ with 503 \(retryable\)(?: \(\d+ more since the last such line\))?/
+--- grep_error_log_out eval
+# 60 failures a request, each request's lines checked on their own: one
+# line in all, or one more for a second that began within them (it
+# carries the count); one a message without the limiter
+qr/\A(?:kochava failed for message \d+ with 503 \(retryable\)(?: \(\d+ more since the last such line\))?\n){0,2}\z/

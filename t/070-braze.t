@@ -97,7 +97,7 @@ X-Kochava: m=1 a=1 r=0 s=1 o=0
 === TEST 5: Braze 503 makes the sync answer 503
 --- http_config
     map $kochava_write_key $kochava_app { default ""; wk_test_1 koexample-app-guid; }
---- no_kochava_defaults
+--- no_kochava_defaults: /_braze/track
 --- config eval
 ingest_config('kochava_braze_pass /_braze/track;') . q{
     location /_braze/track {
@@ -117,7 +117,7 @@ Retry-After: 10
 === TEST 6: a Braze 2xx with errors[] is delivered, and its errors logged
 --- http_config
     map $kochava_write_key $kochava_app { default ""; wk_test_1 koexample-app-guid; }
---- no_kochava_defaults
+--- no_kochava_defaults: /_braze/track
 --- config eval
 ingest_config('kochava_braze_pass /_braze/track;') . q{
     location /_braze/track {
@@ -155,7 +155,7 @@ unless the key arrived, so a 200 proves the key was sent.
             return 200 '{"message":"success"}';
         }
     }
---- no_kochava_defaults
+--- no_kochava_defaults: /_braze/track /_kochava/track
 --- config eval
 ingest_config('kochava_braze_pass /_braze/track;') . q{
     location /_braze/track {

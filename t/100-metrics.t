@@ -126,7 +126,7 @@ kochava: kochava failed for message 0 with 503 (retryable)
 === TEST 3: a time-out: result "timeout", and the histogram puts it between 0.25 and 0.5 s
 --- http_config
     map $kochava_write_key $kochava_app { default ""; wk_test_1 koexample-app-guid; }
---- no_kochava_defaults
+--- no_kochava_defaults: /_kochava/track
 --- config eval
 ingest_config() . q{
     location = /metrics { kochava_status; }

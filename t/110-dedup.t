@@ -116,7 +116,7 @@ delete $m->{messageId};
 --- http_config
     map $kochava_write_key $kochava_app { default ""; wk_test_1 koexample-app-guid; }
     kochava_dedup_zone ids:1m;
---- no_kochava_defaults
+--- no_kochava_defaults: /_kochava/track
 --- config eval
 ingest_config('kochava_dedup ids; add_header X-Dedup $kochava_deduplicated always;') . q{
     location /_kochava/track {
@@ -270,7 +270,7 @@ kochava_dedup_entries{zone="ids"} 2
 --- http_config
     map $kochava_write_key $kochava_app { default ""; wk_test_1 koexample-app-guid; }
     kochava_dedup_zone ids:1m;
---- no_kochava_defaults
+--- no_kochava_defaults: /_kochava/track
 --- config eval
 ingest_config('kochava_dedup ids; add_header X-Dedup $kochava_deduplicated always;') . q{
     location = /metrics { kochava_status; }
@@ -312,7 +312,7 @@ kochava: 1 messages not sent, a copy of each is in flight under another request:
     map $kochava_write_key $kochava_app { default ""; wk_test_1 koexample-app-guid; }
     map $request_uri $kochava_mock { /v1/track?try=1 /_mock/fail/503; default /_mock/kochava; }
     kochava_dedup_zone ids:1m;
---- no_kochava_defaults
+--- no_kochava_defaults: /_kochava/track
 --- config eval
 ingest_config('kochava_dedup ids; add_header X-Dedup $kochava_deduplicated always;') . q{
     location = /metrics { kochava_status; }
@@ -344,7 +344,7 @@ kochava: kochava failed for message 0 with 503 (retryable)
 --- http_config
     map $kochava_write_key $kochava_app { default ""; wk_test_1 koexample-app-guid; }
     kochava_dedup_zone ids:1m;
---- no_kochava_defaults
+--- no_kochava_defaults: /_kochava/track
 --- config eval
 ingest_config('kochava_delivery async; kochava_spool spool; kochava_dedup ids; add_header X-Dedup $kochava_deduplicated always;') . q{
     location /_kochava/track {
@@ -369,7 +369,7 @@ my $body = json(android_track('In Flight'));
 --- http_config
     map $kochava_write_key $kochava_app { default ""; wk_test_1 koexample-app-guid; }
     kochava_dedup_zone ids:1m;
---- no_kochava_defaults
+--- no_kochava_defaults: /_kochava/track
 --- config eval
 ingest_config('kochava_delivery async; kochava_spool spool max_size=1; kochava_dedup ids; add_header X-Dedup $kochava_deduplicated always;') . q{
     location /_kochava/track {
@@ -395,7 +395,7 @@ accepted without their journal
 --- http_config
     map $kochava_write_key $kochava_app { default ""; wk_test_1 koexample-app-guid; }
     kochava_dedup_zone ids:1m reserve=1s;
---- no_kochava_defaults
+--- no_kochava_defaults: /_kochava/track
 --- config eval
 ingest_config('kochava_delivery async; kochava_spool spool; kochava_dedup ids; add_header X-Dedup $kochava_deduplicated always;') . q{
     location /_kochava/track {

@@ -113,7 +113,7 @@ kochava: async fan-out of 2 requests over: 0 delivered, 0 refused, 2 failed, 2 o
 === TEST 4: a permanent failure is not spooled (retrying cannot help)
 --- http_config
     map $kochava_write_key $kochava_app { default ""; wk_test_1 koexample-app-guid; }
---- no_kochava_defaults
+--- no_kochava_defaults: /_kochava/track
 --- config eval
 ingest_config('kochava_delivery async; kochava_spool spool;') . q{
     location /_kochava/track {
@@ -140,7 +140,7 @@ mode (or with background subrequests on the client's request) the second
 response would wait behind the first fan-out and the test would time out.
 --- http_config
     map $kochava_write_key $kochava_app { default ""; wk_test_1 koexample-app-guid; }
---- no_kochava_defaults
+--- no_kochava_defaults: /_kochava/track
 --- config eval
 ingest_config('kochava_delivery async; kochava_spool spool;') . q{
     location /_kochava/track {
@@ -168,7 +168,7 @@ ingest_config('kochava_delivery async; kochava_spool spool;') . q{
 === TEST 6: the async fan-out finishes after the client has gone
 --- http_config
     map $kochava_write_key $kochava_app { default ""; wk_test_1 koexample-app-guid; }
---- no_kochava_defaults
+--- no_kochava_defaults: /_kochava/track
 --- config eval
 ingest_config('kochava_delivery async; kochava_spool spool;') . q{
     location /_kochava/track {
@@ -204,7 +204,7 @@ GET /v1/track
 === TEST 8: sync with a spool: a retryable failure is spooled and answered 200
 --- http_config
     map $kochava_write_key $kochava_app { default ""; wk_test_1 koexample-app-guid; }
---- no_kochava_defaults
+--- no_kochava_defaults: /_kochava/track
 --- config eval
 ingest_config('kochava_spool spool;') . q{
     location /_kochava/track {
@@ -232,7 +232,7 @@ were spooled, answered 200
 === TEST 9: async, a spool full past max_size: dropped, counted, logged at error
 --- http_config
     map $kochava_write_key $kochava_app { default ""; wk_test_1 koexample-app-guid; }
---- no_kochava_defaults
+--- no_kochava_defaults: /_kochava/track
 --- config eval
 ingest_config('kochava_delivery async; kochava_spool spool max_size=100;') . q{
     location /_kochava/track {
@@ -256,7 +256,7 @@ ingest_config('kochava_delivery async; kochava_spool spool max_size=100;') . q{
 === TEST 10: an answer cut short after its header is retryable, not fatal
 --- http_config
     map $kochava_write_key $kochava_app { default ""; wk_test_1 koexample-app-guid; }
---- no_kochava_defaults
+--- no_kochava_defaults: /_kochava/track
 --- config eval
 ingest_config('kochava_delivery async; kochava_spool spool;') . q{
     location /_kochava/track {
@@ -336,7 +336,7 @@ json([
 --- http_config
     map $kochava_write_key $kochava_app { default ""; wk_test_1 koexample-app-guid; }
     kochava_dedup_zone async_ids:1m;
---- no_kochava_defaults
+--- no_kochava_defaults: /_kochava/track
 --- config eval
 ingest_config('kochava_delivery async; kochava_spool spool; kochava_dedup async_ids;') . q{
     location /_kochava/track {
@@ -462,7 +462,7 @@ braze-secret-rest-key
 === TEST 15: async fault matrix: Kochava's "0" (refused) is not spooled
 --- http_config
     map $kochava_write_key $kochava_app { default ""; wk_test_1 koexample-app-guid; }
---- no_kochava_defaults
+--- no_kochava_defaults: /_kochava/track
 --- config eval
 ingest_config('kochava_delivery async; kochava_spool spool;') . q{
     location /_kochava/track {

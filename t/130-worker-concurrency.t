@@ -33,6 +33,7 @@ ingest_config() . q{
 kochava_upstream_requests_total{destination="kochava",result="ok"} 7
 kochava_upstream_waits_total 4
 kochava_worker_slots_taken 0
+kochava_worker_slots 3
 kochava_upstream_in_flight 0
 --- error_log
 3 in flight, 3 worker slots taken
@@ -46,7 +47,7 @@ kochava: fan-out waits for a worker slot, 3 taken
 --- http_config
     map $kochava_write_key $kochava_app { default ""; wk_test_1 koexample-app-guid; }
     kochava_worker_concurrency 2;
---- no_kochava_defaults
+--- no_kochava_defaults: /_kochava/track
 --- config eval
 ingest_config('kochava_delivery async; kochava_spool spool;') . q{
     location /_kochava/track {
@@ -103,7 +104,7 @@ kochava_upstream_waits_total 0
 
 
 
-=== TEST 4: off (the default): no worker slots are counted
+=== TEST 4: off: no worker slots are counted
 --- http_config
     map $kochava_write_key $kochava_app { default ""; wk_test_1 koexample-app-guid; }
     kochava_worker_concurrency off;
@@ -125,7 +126,7 @@ worker slot
 --- http_config
     map $kochava_write_key $kochava_app { default ""; wk_test_1 koexample-app-guid; }
     kochava_worker_concurrency 1;
---- no_kochava_defaults
+--- no_kochava_defaults: /_kochava/track
 --- config eval
 ingest_config() . q{
     location /_kochava/track {
@@ -152,8 +153,6 @@ ingest_config() . q{
 --- grep_error_log eval: qr/failed for message \d+ with 503/
 --- grep_error_log_out
 failed for message 0 with 503
-failed for message 1 with 503
-failed for message 2 with 503
 --- no_error_log eval
 [qr/, [2-9] worker slots taken/, qr/\[alert\]/]
 
@@ -206,3 +205,81 @@ failed for message 2 with 503
 "kochava_worker_concurrency" directive is not allowed here
 --- no_error_log
 [alert]
+
+
+
+=== TEST 10: without the directive: a quarter of worker_connections (1024 here), taken and given back
+--- http_config
+    map $kochava_write_key $kochava_app { default ""; wk_test_1 koexample-app-guid; }
+--- config eval
+ingest_config() . q{
+    location = /metrics { kochava_status; }
+}
+--- more_headers eval
+["Authorization: " . basic_auth(KEY), ""]
+--- request eval
+["POST /v1/batch\n" . json({batch => [map { android_track("D$_") } 1 .. 4]}),
+"GET /metrics"]
+--- error_code eval: [200, 200]
+--- kochava eval: json([map { kochava_event("D$_") } 1 .. 4])
+--- metrics
+kochava_worker_slots 256
+kochava_worker_slots_taken 0
+kochava_upstream_waits_total 0
+--- error_log
+4 in flight, 4 worker slots taken
+
+
+
+=== TEST 11: off shows as no slots
+--- http_config
+    kochava_worker_concurrency off;
+--- config
+    location = /metrics { kochava_status; }
+--- request
+GET /metrics
+--- error_code: 200
+--- metrics
+kochava_worker_slots 0
+
+
+
+=== TEST 12: as many as worker_connections is refused: the worker would run out of connections first
+--- http_config
+    kochava_worker_concurrency 1024;
+--- config
+--- must_die
+--- error_log
+"kochava_worker_concurrency 1024" is not below "worker_connections 1024": each outbound request holds a connection, so the worker runs out of them first; lower it (without the directive it is a quarter of worker_connections, 256) or raise worker_connections
+--- no_error_log
+[alert]
+
+
+
+=== TEST 13: more than half of worker_connections: a warning, and the bound as written
+--- http_config
+    kochava_worker_concurrency 513;
+--- config
+    location = /metrics { kochava_status; }
+--- request
+GET /metrics
+--- error_code: 200
+--- metrics
+kochava_worker_slots 513
+--- error_log
+"kochava_worker_concurrency 513" is more than half of "worker_connections 1024"
+
+
+
+=== TEST 14: half of worker_connections: no warning
+--- http_config
+    kochava_worker_concurrency 512;
+--- config
+    location = /metrics { kochava_status; }
+--- request
+GET /metrics
+--- error_code: 200
+--- metrics
+kochava_worker_slots 512
+--- no_error_log
+kochava_worker_concurrency

@@ -100,7 +100,7 @@ async fan-out not started
 --- http_config
     map $kochava_write_key $kochava_app { default ""; wk_test_1 koexample-app-guid; }
     kochava_worker_concurrency 4;
---- no_kochava_defaults
+--- no_kochava_defaults: /_kochava/track
 --- config eval
 ingest_config('kochava_delivery async; kochava_spool spool;') . q{
     location /_kochava/track {
@@ -153,7 +153,7 @@ fdatasync
 === TEST 7: fsync=on, Kochava down: the failure stays in the fsynced journal, no failure record
 --- http_config
     map $kochava_write_key $kochava_app { default ""; wk_test_1 koexample-app-guid; }
---- no_kochava_defaults
+--- no_kochava_defaults: /_kochava/track
 --- config eval
 ingest_config('kochava_delivery async; kochava_spool spool fsync=on;') . q{
     location /_kochava/track {

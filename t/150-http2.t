@@ -7,6 +7,7 @@ use lib '.';
 use t::TestKochava;
 use t::Messages;
 use t::H2;
+use t::Metrics;
 
 repeat_each(1);
 no_shuffle();
@@ -113,3 +114,105 @@ client canceled stream 1
 [crit]
 [emerg]
 signal 11
+
+
+
+=== TEST 7: an HTTP/2 client that goes away mid-fan-out: all 100 delivered and recorded for de-dup (was 10-20)
+--- http2
+--- http_config
+    map $kochava_write_key $kochava_app { default ""; wk_test_1 koexample-app-guid; }
+    kochava_dedup_zone ids:1m;
+--- no_kochava_defaults: /_kochava/track
+--- config eval
+my $mock = ($ENV{TEST_NGINX_SERVER_PORT} || 1984) + 1;
+ingest_config('kochava_dedup ids; kochava_concurrency 10;') . qq{
+    location /_kochava/track {
+        internal;
+        proxy_pass http://127.0.0.1:$mock/_mock/kochava/slow;
+    }
+    location = /metrics {
+        kochava_status;
+    }
+}
+--- init
+package main;
+client_gone_after(port => $ENV{TEST_NGINX_SERVER_PORT}, path => '/v1/batch',
+    http2 => 1, after => 0.5, wait => 3.5,
+    headers => [[authorization => basic_auth(KEY)]],
+    body => json({batch => [map { android_track("H2 Gone $_") } 1 .. 100]}));
+--- request
+GET /metrics
+--- error_code: 200
+--- kochava eval: json([map { kochava_event("H2 Gone $_") } 1 .. 100])
+--- metrics
+kochava_dedup_entries{zone="ids"} 100
+kochava_upstream_requests_total{destination="kochava",result="ok"} 100
+kochava_upstream_in_flight 0
+
+
+
+=== TEST 8: an HTTP/1.1 client that goes away mid-fan-out: the same
+--- http_config
+    map $kochava_write_key $kochava_app { default ""; wk_test_1 koexample-app-guid; }
+    kochava_dedup_zone ids:1m;
+--- no_kochava_defaults: /_kochava/track
+--- config eval
+my $mock = '$TEST_NGINX_SERVER_PORT';
+ingest_config('kochava_dedup ids; kochava_concurrency 10;') . qq{
+    location /_kochava/track {
+        internal;
+        proxy_pass http://127.0.0.1:$mock/_mock/kochava/slow;
+    }
+    location = /metrics {
+        kochava_status;
+    }
+}
+--- init
+package main;
+client_gone_after(port => $ENV{TEST_NGINX_SERVER_PORT}, path => '/v1/batch',
+    http2 => 0, after => 0.5, wait => 3.5,
+    headers => [[authorization => basic_auth(KEY)]],
+    body => json({batch => [map { android_track("H1 Gone $_") } 1 .. 100]}));
+--- request
+GET /metrics
+--- error_code: 200
+--- kochava eval: json([map { kochava_event("H1 Gone $_") } 1 .. 100])
+--- metrics
+kochava_dedup_entries{zone="ids"} 100
+kochava_upstream_requests_total{destination="kochava",result="ok"} 100
+kochava_upstream_in_flight 0
+
+
+
+=== TEST 9: HTTP/2, gone while its batch waits for worker slots (kochava_worker_concurrency 4): all 20 delivered (was 14 of 60)
+--- http2
+--- http_config
+    map $kochava_write_key $kochava_app { default ""; wk_test_1 koexample-app-guid; }
+    kochava_dedup_zone ids:1m;
+    kochava_worker_concurrency 4;
+--- no_kochava_defaults: /_kochava/track
+--- config eval
+my $mock = ($ENV{TEST_NGINX_SERVER_PORT} || 1984) + 1;
+ingest_config('kochava_dedup ids; kochava_concurrency 10;') . qq{
+    location /_kochava/track {
+        internal;
+        proxy_pass http://127.0.0.1:$mock/_mock/kochava/slow;
+    }
+    location = /metrics {
+        kochava_status;
+    }
+}
+--- init
+package main;
+client_gone_after(port => $ENV{TEST_NGINX_SERVER_PORT}, path => '/v1/batch',
+    http2 => 1, after => 0.5, wait => 2.5,
+    headers => [[authorization => basic_auth(KEY)]],
+    body => json({batch => [map { android_track("H2 Slots $_") } 1 .. 20]}));
+--- request
+GET /metrics
+--- error_code: 200
+--- kochava eval: json([map { kochava_event("H2 Slots $_") } 1 .. 20])
+--- metrics
+kochava_dedup_entries{zone="ids"} 20
+kochava_upstream_requests_total{destination="kochava",result="ok"} 20
+kochava_upstream_in_flight 0

@@ -9,9 +9,10 @@ use warnings;
 
 use Exporter 'import';
 use IO::Socket::INET ();
+use File::Temp ();
 use Time::HiRes ();
 
-our @EXPORT = qw(h2_reset_mid_body);
+our @EXPORT = qw(h2_reset_mid_body client_gone_after);
 
 sub frame {
     my ($type, $flags, $stream, $payload) = @_;
@@ -68,6 +69,28 @@ sub h2_reset_mid_body {
     $sock->syswrite(frame(3, 0, 1, pack('N', 0x8)));
     Time::HiRes::sleep($o{linger} // 0.3);
     close $sock;
+}
+
+# A client that sends a whole request with curl, HTTP/2 (h2c, prior
+# knowledge) or HTTP/1.1, and goes away (closes its connection) after
+# "after" seconds, before the answer; then waits "wait" seconds more.
+sub client_gone_after {
+    my (%a) = @_;
+
+    my $tmp = File::Temp->new;
+    binmode $tmp;
+    print $tmp $a{body};
+    close $tmp;
+
+    my @cmd = ('curl', '-s', '-o', '/dev/null', '-m', $a{after},
+               ($a{http2} ? '--http2-prior-knowledge' : '--http1.1'),
+               (map { ('-H', "$_->[0]: $_->[1]") } @{$a{headers} // []}),
+               '-H', 'Content-Type: application/json',
+               '--data-binary', '@' . $tmp->filename,
+               "http://127.0.0.1:$a{port}$a{path}");
+
+    system(@cmd);
+    Time::HiRes::sleep($a{wait}) if $a{wait};
 }
 
 1;

@@ -21,6 +21,9 @@ package t::TestKochava;
 # - unless the block says "--- no_kochava_defaults", the module's usual pass
 #   locations: /_kochava/track -> /_mock/kochava, /_kochava/identity ->
 #   /_mock/identity, /_braze/track -> /_mock/braze;
+#   "--- no_kochava_defaults: /_kochava/track" leaves out only those named
+#   (the block has its own), as nginx -t refuses a pass URI that leads to
+#   no location of its own;
 # - "--- no_error_log" of [alert], [crit] and [emerg] when the block has
 #   none (the runner itself only warns about them);
 # - a failure for a section no runner knows (a misspelt "--- respone_body"
@@ -190,13 +193,17 @@ EOF
     return $out;
 }
 
-sub default_pass_locations ($) {
-    my ($port) = @_;
+sub default_pass_locations ($@) {
+    my ($port, @own) = @_;
     my %pass = (
         '/_kochava/track'    => '/_mock/kochava',
         '/_kochava/identity' => '/_mock/identity',
         '/_braze/track'      => '/_mock/braze',
     );
+    for my $uri (@own) {
+        die "t::TestKochava: no default pass location $uri\n"
+            unless delete $pass{$uri};
+    }
     my $out = "\n    # t::TestKochava default pass locations\n";
     for my $loc (sort keys %pass) {
         $out .= <<"EOF";
@@ -309,8 +316,12 @@ add_block_preprocessor(sub {
     $block->set_value(http_config => ($block->http_config // '') . $format);
 
     my $config = ($block->config // '') . mock_locations($log, $port);
-    $config .= default_pass_locations($port)
-        unless defined $block->no_kochava_defaults;
+    my $own = $block->no_kochava_defaults;
+    if (!defined $own) {
+        $config .= default_pass_locations($port);
+    } elsif ($own =~ /\S/) {
+        $config .= default_pass_locations($port, split ' ', $own);
+    }
     $block->set_value(config => $config);
 
     if (!defined $block->no_error_log) {

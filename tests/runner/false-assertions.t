@@ -22,7 +22,8 @@ my $port = ($ENV{TEST_NGINX_SERVER_PORT} || 1984) + 11;
 # set-up sections: they assert nothing themselves
 my %SETUP = map { $_ => 1 } qw(config http_config main_config request
     more_headers raw_request pipelined_requests timeout log_level wait
-    user_files no_kochava_defaults grep_error_log http2 init);
+    user_files no_kochava_defaults grep_error_log http2 init
+    raw_request_middle_delay skip_eval worker_user);
 
 # section => a block whose only false claim is that section
 my %FALSE = (
@@ -148,6 +149,13 @@ GET /metrics
 --- metrics
 kochava_messages_accepted_total 42
 EOF
+    log_limited => <<'EOF',
+--- config
+    location = /t { return 200 "ok"; }
+--- request
+GET /t
+--- log_limited eval: [qr/a line nobody logs/, 1, 1]
+EOF
 );
 
 # the runner's own gaps, which t::TestKochava turns into failures
@@ -208,6 +216,7 @@ use lib '$top';
 use t::TestKochava;
 use t::Messages;
 use t::Metrics;
+use t::LogLimit;
 
 repeat_each(1);
 no_shuffle();
