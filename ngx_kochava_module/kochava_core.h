@@ -126,14 +126,26 @@ typedef struct {
     kochava_gdpr_e            gdpr_applies;  /* 0 (zeroed): unknown */
 
     /*
-     * De-duplication (may be NULL): called for each valid message that
-     * carries a client messageId, before it is rewritten; nonzero means
-     * "already delivered": the message is accepted, counted in
-     * deduplicated and not sent.  Generated messageIds are never asked.
+     * De-duplication (NULL: none at all): called for each message that carries
+     * a client messageId and is about to be rewritten into an outbound
+     * body (valid, not skipped), the first copy of its messageId in the
+     * request; later copies are de-duplicated without asking (counted in
+     * deduplicated and deduplicated_batch).  The answer is a
+     * KOCHAVA_SEEN_* verdict.  Generated messageIds are never asked.
      */
     int                     (*seen)(void *data, const char *id, size_t len);
     void                     *seen_data;
 } kochava_req_t;
+
+
+/* what req->seen answers */
+#define KOCHAVA_SEEN_NEW        0    /* send it (the hook reserved it) */
+#define KOCHAVA_SEEN_DELIVERED  1    /* accepted, counted in deduplicated,
+                                        not sent */
+#define KOCHAVA_SEEN_HELD       2    /* in flight under another request:
+                                        not sent, counted in held; the
+                                        caller answers so that the client
+                                        sends it again (sync: 503) */
 
 
 /* a client's messageId */
@@ -182,7 +194,14 @@ typedef struct {
     uint32_t                  skipped;       /* by integrations, or nothing
                                                 to send */
     uint32_t                  deduplicated;  /* accepted, already
-                                                delivered (req->seen) */
+                                                delivered (req->seen) or
+                                                a later copy in the
+                                                request */
+    uint32_t                  deduplicated_batch;  /* of deduplicated:
+                                                later copies in the
+                                                request */
+    uint32_t                  held;          /* accepted, not sent: a copy
+                                                is in flight elsewhere */
     uint32_t                  received[KOCHAVA_NTYPES];  /* by type */
     uint32_t                  braze_attributed;
     uint32_t                  braze_organic;
@@ -365,7 +384,11 @@ const char *kochava_outcome_name(kochava_outcome_e outcome);
 size_t kochava_braze_errors(const char *body, size_t len);
 
 
-/* seeds the generator of messageIds (UUID v4); once per process */
+/*
+ * Seeds the generator of messageIds (UUID v4) and the key that hashes a
+ * request's messageIds (a client cannot choose their slots); once per
+ * process.
+ */
 void kochava_seed(uint64_t seed);
 
 

@@ -62,6 +62,8 @@ typedef struct {
     kochava_str_t            *braze_id;
     size_t                    nbraze;
 
+    kochava_idset_t           ids;           /* slots NULL until used */
+
     kochava_msg_t             msg;
 } kochava_process_t;
 
@@ -72,6 +74,7 @@ static size_t kochava_doc_outer_depth(kochava_json_t *root,
     kochava_json_t *batch);
 static int kochava_process_message(kochava_process_t *pr, uint32_t index,
     kochava_json_t *obj);
+static int kochava_process_seen(kochava_process_t *pr);
 static int kochava_process_grow(void **p, size_t size);
 static int kochava_process_reject(kochava_process_t *pr, uint32_t index,
     kochava_reason_e reason, const char *error);
@@ -510,16 +513,6 @@ kochava_process_message(kochava_process_t *pr, uint32_t index,
         return kochava_process_reject(pr, index, reason, msg->error);
     }
 
-    /* already delivered: acknowledged, not sent again */
-
-    if (msg->message_id.data && pr->req->seen
-        && pr->req->seen(pr->req->seen_data, msg->message_id.data,
-                         msg->message_id.len))
-    {
-        res->deduplicated++;
-        return 0;
-    }
-
     if (msg->type == KOCHAVA_CALL_TRACK) {
         event = kochava_json_get(obj, "event");
         n = kochava_json_string_len(event);
@@ -551,6 +544,12 @@ kochava_process_message(kochava_process_t *pr, uint32_t index,
 
             if (rc != 0) {
                 return -1;
+            }
+
+            rc = kochava_process_seen(pr);
+
+            if (rc != KOCHAVA_SEEN_NEW) {
+                return (rc < 0) ? -1 : 0;
             }
 
             if (pr->nbraze % KOCHAVA_BRAZE_MAX == 0) {
@@ -612,6 +611,14 @@ kochava_process_message(kochava_process_t *pr, uint32_t index,
         return kochava_process_reject(pr, index, reason, msg->error);
     }
 
+    /* to be sent: unless it was, or is on its way */
+
+    rc = kochava_process_seen(pr);
+
+    if (rc != KOCHAVA_SEEN_NEW) {
+        return (rc < 0) ? -1 : 0;
+    }
+
     /* the body's tree is not needed once it is written: the arena is */
 
     kochava_arena_mark(doc->arena, &mark);
@@ -641,6 +648,71 @@ kochava_process_message(kochava_process_t *pr, uint32_t index,
     kochava_arena_release(doc->arena, &mark);
 
     return rc;
+}
+
+
+/*
+ * De-duplication of a message that is to be sent, when the request has
+ * a hook (kochava_req_t.seen): a later copy of its messageId in this
+ * request is de-duplicated without asking; the first copy is the hook's
+ * to judge.  Returns the
+ * KOCHAVA_SEEN_* verdict, counted, or -1 on allocation failure.
+ */
+
+static int
+kochava_process_seen(kochava_process_t *pr)
+{
+    int                rc;
+    kochava_msg_t     *msg;
+    kochava_result_t  *res;
+
+    msg = &pr->msg;
+    res = pr->res;
+
+    if (msg->message_id.data == NULL || pr->req->seen == NULL) {
+        return KOCHAVA_SEEN_NEW;
+    }
+
+    if (pr->doc->batch && pr->doc->nitems > 1) {
+
+        if (pr->ids.slots == NULL
+            && kochava_idset_init(&pr->ids, pr->doc->arena, pr->doc->nitems)
+               != 0)
+        {
+            return -1;
+        }
+
+        /* a numeric messageId is written in the message's buffer */
+
+        rc = kochava_idset_add(&pr->ids, msg->message_id.data,
+                               msg->message_id.len,
+                               msg->message_id.data == msg->message_id_buf);
+        if (rc < 0) {
+            return -1;
+        }
+
+        if (rc == 1) {
+            res->deduplicated++;
+            res->deduplicated_batch++;
+            return KOCHAVA_SEEN_DELIVERED;
+        }
+    }
+
+    rc = pr->req->seen(pr->req->seen_data, msg->message_id.data,
+                       msg->message_id.len);
+
+    if (rc == KOCHAVA_SEEN_NEW) {
+        return KOCHAVA_SEEN_NEW;
+    }
+
+    if (rc == KOCHAVA_SEEN_HELD) {
+        res->held++;
+        return KOCHAVA_SEEN_HELD;
+    }
+
+    res->deduplicated++;
+
+    return KOCHAVA_SEEN_DELIVERED;
 }
 
 

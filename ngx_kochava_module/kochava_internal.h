@@ -100,6 +100,42 @@ void kochava_json_error(const char *text, size_t len, char *err,
     size_t errlen);
 
 
+/* kochava_idset.c: the client messageIds of one request, once each */
+
+typedef struct {
+    const char               *data;
+    size_t                    len;
+    uint64_t                  hash;
+} kochava_idset_entry_t;
+
+typedef struct {
+    kochava_arena_t          *arena;
+    uint32_t                 *slots;         /* 0: empty, else entry + 1 */
+    kochava_idset_entry_t    *entries;
+    size_t                    n;
+    size_t                    max;
+    size_t                    mask;
+    size_t                    probes;        /* slots looked at (tests) */
+} kochava_idset_t;
+
+/* room for max ids, in arena; 0, or -1 on allocation failure */
+int kochava_idset_init(kochava_idset_t *set, kochava_arena_t *arena,
+    size_t max);
+
+/*
+ * 0: added (its bytes must outlive the set, or copy them into the arena:
+ * copy 1), 1: already in the set, -1: full or no memory for the copy
+ */
+int kochava_idset_add(kochava_idset_t *set, const char *id, size_t len,
+    int copy);
+
+/* the key of the set's hash, from kochava_seed() */
+void kochava_idset_seed(uint64_t seed);
+
+uint64_t kochava_siphash(uint64_t k0, uint64_t k1, const void *data,
+    size_t len);
+
+
 /* kochava_message.c: one message, validated and normalised */
 
 typedef enum {

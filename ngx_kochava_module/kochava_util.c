@@ -421,6 +421,8 @@ void
 kochava_seed(uint64_t seed)
 {
     kochava_uuid_state = seed ^ 0x9e3779b97f4a7c15ULL;
+
+    kochava_idset_seed(seed);
 }
 
 

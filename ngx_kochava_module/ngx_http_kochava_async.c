@@ -112,6 +112,17 @@ ngx_http_kochava_async_deliver(ngx_http_request_t *r,
                                               r->connection->log);
     }
 
+    /*
+     * In the journal, an output is as good as delivered: the replay sends
+     * what the fan-out does not (a crash, a reload, a retryable failure).
+     * Its ids are confirmed before the answer, so a copy meeting them is
+     * a duplicate for the whole ttl, not only while this fan-out runs.
+     */
+
+    if (ctx->journal.file) {
+        ngx_http_kochava_dedup_confirm_all(r, ctx);
+    }
+
     if (ctx->journal.file == NULL || !klcf->spool->fsync) {
         ngx_http_kochava_async_run(r, ctx);
         return NGX_OK;

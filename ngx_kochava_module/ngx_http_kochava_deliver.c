@@ -47,5 +47,10 @@ ngx_http_kochava_deliver(ngx_http_request_t *r, ngx_http_kochava_ctx_t *ctx)
         }
     }
 
+    if (ctx->result.held) {
+        /* sync only: async holds nothing (ngx_http_kochava_dedup_seen) */
+        return ngx_http_kochava_sync_held(r, ctx);
+    }
+
     return ngx_http_kochava_send_result(r, &ctx->result);
 }

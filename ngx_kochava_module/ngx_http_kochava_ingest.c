@@ -5,7 +5,7 @@
  *
  * The ingest location's content handler: checks what can be checked from
  * the headers, reads the body, hands it to the core, and its outputs to
- * the deliverer.
+ * admission (the fleet store) and the deliverer.
  *
  * A body larger than client_body_buffer_size goes to a temporary file in
  * client_body_temp_path; when that disk is full nginx would answer its
@@ -22,7 +22,7 @@
 
 #include "ngx_http_kochava_module.h"
 #include "ngx_http_kochava_ingest.h"
-#include "ngx_http_kochava_deliver.h"
+#include "ngx_http_kochava_admit.h"
 #include "ngx_http_kochava_reply.h"
 #include "ngx_http_kochava_dedup.h"
 #include "ngx_http_kochava_metrics.h"
@@ -625,7 +625,8 @@ ngx_http_kochava_process(ngx_http_request_t *r, ngx_http_kochava_ctx_t *ctx)
                       ctx->result.braze_organic);
     }
 
-    return ngx_http_kochava_deliver(r, ctx);
+    /* the fleet store, when there is one, then delivery */
+    return ngx_http_kochava_admit(r, ctx);
 }
 
 

@@ -207,8 +207,16 @@ ngx_http_kochava_metrics_result(kochava_result_t *res)
         (void) ngx_atomic_fetch_add(&m->skipped, res->skipped);
     }
 
-    if (res->deduplicated) {
-        (void) ngx_atomic_fetch_add(&m->deduplicated, res->deduplicated);
+    if (res->deduplicated_batch) {
+        (void) ngx_atomic_fetch_add(
+                   &m->deduplicated[NGX_HTTP_KOCHAVA_DEDUP_BATCH],
+                   res->deduplicated_batch);
+    }
+
+    if (res->deduplicated > res->deduplicated_batch) {
+        (void) ngx_atomic_fetch_add(
+                   &m->deduplicated[NGX_HTTP_KOCHAVA_DEDUP_LOCAL],
+                   res->deduplicated - res->deduplicated_batch);
     }
 
     if (res->braze_attributed) {
@@ -248,6 +256,17 @@ ngx_http_kochava_metrics_upstream(kochava_dest_e dest,
 
     (void) ngx_atomic_fetch_add(&m->duration[dest][i], 1);
     (void) ngx_atomic_fetch_add(&m->duration_ms[dest], duration);
+}
+
+
+void
+ngx_http_kochava_metrics_deduplicated(ngx_http_kochava_dedup_where_e where,
+    ngx_uint_t n)
+{
+    if (ngx_http_kochava_metrics && n) {
+        (void) ngx_atomic_fetch_add(
+                   &ngx_http_kochava_metrics->deduplicated[where], n);
+    }
 }
 
 

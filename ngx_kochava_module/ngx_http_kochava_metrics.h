@@ -42,6 +42,16 @@
 #define NGX_HTTP_KOCHAVA_STORE_NBUCKETS  9
 
 
+/* where a duplicate was caught: kochava_messages_deduplicated_total{where} */
+typedef enum {
+    NGX_HTTP_KOCHAVA_DEDUP_BATCH = 0,       /* a later copy in the request */
+    NGX_HTTP_KOCHAVA_DEDUP_LOCAL,           /* the node's kochava_dedup_zone */
+    NGX_HTTP_KOCHAVA_DEDUP_STORE            /* the fleet store */
+} ngx_http_kochava_dedup_where_e;
+
+#define NGX_HTTP_KOCHAVA_DEDUP_NWHERE  3
+
+
 /*
  * The zone's only structure: ngx_atomic_t slots added to with
  * ngx_atomic_fetch_add() (no lock), read without one.
@@ -53,7 +63,7 @@ typedef struct {
     ngx_atomic_t   accepted;
     ngx_atomic_t   rejected[KOCHAVA_NREASONS];
     ngx_atomic_t   skipped;
-    ngx_atomic_t   deduplicated;
+    ngx_atomic_t   deduplicated[NGX_HTTP_KOCHAVA_DEDUP_NWHERE];
 
     ngx_atomic_t   upstream[KOCHAVA_NDESTS][KOCHAVA_NOUTCOMES];
     ngx_atomic_t   config_errors[KOCHAVA_NDESTS];  /* nginx answered */
@@ -108,6 +118,9 @@ void ngx_http_kochava_metrics_result(kochava_result_t *res);
 void ngx_http_kochava_metrics_upstream(kochava_dest_e dest,
     kochava_outcome_e outcome, ngx_msec_t duration);
 
+/* n messages de-duplicated where (res's are counted by _result()) */
+void ngx_http_kochava_metrics_deduplicated(
+    ngx_http_kochava_dedup_where_e where, ngx_uint_t n);
 /* an outbound request that nginx answered itself, for its pass location */
 void ngx_http_kochava_metrics_config_error(kochava_dest_e dest);
 

@@ -137,6 +137,9 @@ typedef struct {
 } ngx_http_kochava_role_loc_t;
 
 
+/* the confirms of a request to send to the store (dedup.c) */
+typedef struct ngx_http_kochava_dedup_flush_s  ngx_http_kochava_dedup_flush_t;
+
 /* the fan-out engine's (ngx_http_kochava_fanout.h) */
 typedef struct ngx_http_kochava_fanout_s  ngx_http_kochava_fanout_t;
 
@@ -157,7 +160,19 @@ typedef struct {
     ngx_http_kochava_fanout_t    *fanout;         /* NULL: none runs */
     ngx_http_kochava_journal_t    journal;        /* async: write-ahead */
 
+    uint32_t                      dedup_owner;    /* its token; 0: none */
+
+    /*
+     * The outputs' client ids as the fleet store was asked about them, in
+     * order: out i's are store_ids[store_first[i] .. store_first[i + 1]);
+     * NULL when the store was not asked (ngx_http_kochava_admit.c).
+     */
+    ngx_http_kochava_store_id_t  *store_ids;
+    uint32_t                     *store_first;
+    ngx_http_kochava_dedup_flush_t  *store_flush; /* confirms to send */
+
     unsigned                      settings:1;     /* .../settings */
+    unsigned                      dedup_confirmed:1;  /* all outs */
     unsigned                      reading_body:1; /* ingest body filter */
     unsigned                      body_lost:1;    /* it could not be kept */
 } ngx_http_kochava_ctx_t;

@@ -27,6 +27,7 @@
 #include "ngx_http_kochava_offload.h"
 #include "ngx_http_kochava_fanout.h"
 #include "ngx_http_kochava_detached.h"
+#include "ngx_http_kochava_dedup.h"
 
 
 static ngx_int_t ngx_http_kochava_copy_outs(ngx_pool_t *pool,
@@ -66,6 +67,11 @@ ngx_http_kochava_offload_create(ngx_http_request_t *r,
 
     o->ctx.request = fr;
     o->ctx.call = ctx->call;
+
+    /* the fan-out confirms and releases what the client's request took */
+    if (ngx_http_kochava_dedup_copy(fr->pool, &o->ctx, ctx) != NGX_OK) {
+        goto failed;
+    }
 
     /* the key of de-duplication entries */
     if (ngx_http_kochava_copy_str(fr->pool, &o->ctx.app_id, &ctx->app_id)

@@ -45,6 +45,11 @@ static const char  *ngx_http_kochava_dest_labels[] = {
     "kochava", "kochava_identity", "braze"
 };
 
+/* where duplicates were caught (ngx_http_kochava_dedup_where_e) */
+static const char  *ngx_http_kochava_dedup_where[] = {
+    "batch", "local", "store"
+};
+
 static ngx_uint_t  ngx_http_kochava_status_codes[] = {
     NGX_HTTP_KOCHAVA_STATUSES
 };
@@ -180,9 +185,15 @@ ngx_http_kochava_status_write(u_char *p, u_char *last,
     p = ngx_http_kochava_head(p, last, "kochava_messages_deduplicated_total",
                               "counter",
                               "Messages accepted and not sent again: their "
-                              "messageId was delivered before.");
-    p = ngx_slprintf(p, last, "kochava_messages_deduplicated_total %uA\n",
-                     m->deduplicated);
+                              "messageId was sent before, by where that "
+                              "was caught.");
+
+    for (i = 0; i < NGX_HTTP_KOCHAVA_DEDUP_NWHERE; i++) {
+        p = ngx_slprintf(p, last,
+                         "kochava_messages_deduplicated_total{where=\"%s\"} "
+                         "%uA\n", ngx_http_kochava_dedup_where[i],
+                         m->deduplicated[i]);
+    }
 
     p = ngx_http_kochava_head(p, last, "kochava_upstream_requests_total",
                               "counter",

@@ -44,12 +44,6 @@
 #define NGX_HTTP_KOCHAVA_STORE_READ          4096
 
 #define NGX_HTTP_KOCHAVA_STORE_TIMEOUT       100
-#define NGX_HTTP_KOCHAVA_STORE_RESERVE       60
-
-/* kochava_dedup_zone's parameters of the store */
-#define NGX_HTTP_KOCHAVA_STORE_P_NAME        0
-#define NGX_HTTP_KOCHAVA_STORE_P_TIMEOUT     1
-#define NGX_HTTP_KOCHAVA_STORE_P_RESERVE     2
 
 
 typedef struct ngx_http_kochava_store_server_s
@@ -201,18 +195,15 @@ ngx_http_kochava_store_param(ngx_conf_t *cf, ngx_http_kochava_store_t **sp,
     ngx_str_t *value)
 {
     ngx_str_t                  s;
+    ngx_flag_t                 upstream;
     ngx_msec_t                 ms;
-    ngx_uint_t                 param;
     ngx_http_kochava_store_t  *store;
 
     if (ngx_strncmp(value->data, "store=", 6) == 0) {
-        param = NGX_HTTP_KOCHAVA_STORE_P_NAME;
+        upstream = 1;
 
     } else if (ngx_strncmp(value->data, "store_timeout=", 14) == 0) {
-        param = NGX_HTTP_KOCHAVA_STORE_P_TIMEOUT;
-
-    } else if (ngx_strncmp(value->data, "reserve=", 8) == 0) {
-        param = NGX_HTTP_KOCHAVA_STORE_P_RESERVE;
+        upstream = 0;
 
     } else {
         return NGX_DECLINED;
@@ -227,7 +218,6 @@ ngx_http_kochava_store_param(ngx_conf_t *cf, ngx_http_kochava_store_t **sp,
         }
 
         store->timeout = NGX_CONF_UNSET_MSEC;
-        store->reserve = NGX_CONF_UNSET;
         store->file = cf->conf_file->file.name.data;
         store->line = cf->conf_file->line;
 
@@ -237,7 +227,7 @@ ngx_http_kochava_store_param(ngx_conf_t *cf, ngx_http_kochava_store_t **sp,
     s.data = (u_char *) ngx_strchr(value->data, '=') + 1;
     s.len = value->data + value->len - s.data;
 
-    if (param == NGX_HTTP_KOCHAVA_STORE_P_NAME) {
+    if (upstream) {
 
         if (s.len == 0 || store->upstream.len) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -252,25 +242,16 @@ ngx_http_kochava_store_param(ngx_conf_t *cf, ngx_http_kochava_store_t **sp,
         return NGX_OK;
     }
 
-    /* a time: store_timeout in milliseconds, reserve in seconds */
-
-    ms = ngx_parse_time(&s, param == NGX_HTTP_KOCHAVA_STORE_P_RESERVE);
+    ms = ngx_parse_time(&s, 0);
 
     if (ms == (ngx_msec_t) NGX_ERROR || ms == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid \"%V\", a time such as \"%s\" is "
-                           "expected", value,
-                           param == NGX_HTTP_KOCHAVA_STORE_P_RESERVE
-                           ? "60s" : "100ms");
+                           "invalid \"%V\", a time such as \"100ms\" is "
+                           "expected", value);
         return NGX_ERROR;
     }
 
-    if (param == NGX_HTTP_KOCHAVA_STORE_P_RESERVE) {
-        store->reserve = (time_t) ms;
-
-    } else {
-        store->timeout = ms;
-    }
+    store->timeout = ms;
 
     return NGX_OK;
 }
@@ -280,24 +261,19 @@ ngx_http_kochava_store_param(ngx_conf_t *cf, ngx_http_kochava_store_t **sp,
 
 char *
 ngx_http_kochava_store_zone(ngx_conf_t *cf, ngx_http_kochava_store_t *store,
-    ngx_str_t *zone, time_t ttl)
+    ngx_str_t *zone, time_t ttl, time_t reserve)
 {
     if (store->upstream.len == 0) {
-        return "has \"store_timeout=\" or \"reserve=\" without \"store=\": "
-               "name the upstream block of memcached servers with "
+        return "has \"store_timeout=\" without \"store=\": name the "
+               "upstream block of memcached servers with "
                "\"store=<upstream>\"";
     }
 
     ngx_conf_init_msec_value(store->timeout, NGX_HTTP_KOCHAVA_STORE_TIMEOUT);
-    ngx_conf_init_value(store->reserve, NGX_HTTP_KOCHAVA_STORE_RESERVE);
-
-    if (store->reserve >= ttl) {
-        return "has \"reserve=\" not shorter than \"ttl=\": a reservation "
-               "lasts until an attempt ends, make it shorter";
-    }
 
     store->zone = *zone;
     store->ttl = ttl;
+    store->reserve = reserve;
 
     return NGX_CONF_OK;
 }

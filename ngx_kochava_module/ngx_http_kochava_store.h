@@ -64,11 +64,15 @@ typedef void (*ngx_http_kochava_store_handler_pt)(ngx_http_request_t *r,
     void *data, ngx_http_kochava_store_id_t *ids, ngx_uint_t n);
 
 
-/* kochava_dedup_zone's parameters store=, store_timeout=, reserve= */
+/*
+ * kochava_dedup_zone's parameters store= and store_timeout=; then the
+ * zone's name, ttl and reserve (its own parameters)
+ */
 ngx_int_t ngx_http_kochava_store_param(ngx_conf_t *cf,
     ngx_http_kochava_store_t **store, ngx_str_t *value);
 char *ngx_http_kochava_store_zone(ngx_conf_t *cf,
-    ngx_http_kochava_store_t *store, ngx_str_t *zone, time_t ttl);
+    ngx_http_kochava_store_t *store, ngx_str_t *zone, time_t ttl,
+    time_t reserve);
 
 /* postconfiguration: every store= names an upstream block, or nginx -t
  * fails */

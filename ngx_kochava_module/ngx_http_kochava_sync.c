@@ -20,6 +20,7 @@
 #include "ngx_http_kochava_sync.h"
 #include "ngx_http_kochava_offload.h"
 #include "ngx_http_kochava_reply.h"
+#include "ngx_http_kochava_dedup.h"
 
 
 typedef struct ngx_http_kochava_sync_run_s  ngx_http_kochava_sync_run_t;
@@ -49,6 +50,8 @@ static void ngx_http_kochava_sync_done(ngx_http_kochava_offload_t *o);
 static void ngx_http_kochava_sync_cleanup(ngx_http_kochava_offload_t *o);
 static void ngx_http_kochava_sync_unwait(void *data);
 static void ngx_http_kochava_sync_answer(ngx_event_t *ev);
+static void ngx_http_kochava_sync_release(ngx_http_request_t *r,
+    ngx_http_kochava_ctx_t *ctx);
 
 
 ngx_int_t
@@ -61,12 +64,10 @@ ngx_http_kochava_sync_deliver(ngx_http_request_t *r,
     ngx_http_kochava_sync_wait_t  *w;
 
     w = ngx_pcalloc(r->pool, sizeof(ngx_http_kochava_sync_wait_t));
-    if (w == NULL) {
-        return NGX_ERROR;
-    }
-
     cln = ngx_pool_cleanup_add(r->pool, 0);
-    if (cln == NULL) {
+
+    if (w == NULL || cln == NULL) {
+        ngx_http_kochava_sync_release(r, ctx);
         return NGX_ERROR;
     }
 
@@ -74,6 +75,7 @@ ngx_http_kochava_sync_deliver(ngx_http_request_t *r,
               ngx_http_kochava_offload_create(r, ctx,
                                           sizeof(ngx_http_kochava_sync_run_t));
     if (run == NULL) {
+        ngx_http_kochava_sync_release(r, ctx);
         return NGX_ERROR;
     }
 
@@ -96,10 +98,25 @@ ngx_http_kochava_sync_deliver(ngx_http_request_t *r,
         w->run = NULL;
         run->wait = NULL;
         ngx_http_kochava_offload_free(o);
+        ngx_http_kochava_sync_release(r, ctx);
         return NGX_ERROR;
     }
 
     return NGX_DONE;
+}
+
+
+/* nothing was sent (answered 500): the client's retry is to go */
+
+static void
+ngx_http_kochava_sync_release(ngx_http_request_t *r,
+    ngx_http_kochava_ctx_t *ctx)
+{
+    uint32_t  i;
+
+    for (i = 0; i < ctx->result.nouts; i++) {
+        ngx_http_kochava_dedup_release(r, &ctx->app_id, &ctx->result.outs[i]);
+    }
 }
 
 
@@ -210,14 +227,14 @@ ngx_http_kochava_sync_answer(ngx_event_t *ev)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_kochava_module);
 
-    if (w->failed && w->spooled == w->failed) {
+    if (w->failed && w->spooled == w->failed && !ctx->result.held) {
         ngx_log_error(NGX_LOG_WARN, c->log, 0,
                       "kochava: %ui of %ui outbound requests failed and "
                       "were spooled, answered 200", w->failed, w->nouts);
 
         rc = ngx_http_kochava_send_result(r, &ctx->result);
 
-    } else if (w->failed) {
+    } else if (w->failed && w->spooled != w->failed) {
         ngx_log_error(NGX_LOG_WARN, c->log, 0,
                       "kochava: %ui of %ui outbound requests failed and "
                       "may succeed later, answered 503", w->failed,
@@ -226,10 +243,33 @@ ngx_http_kochava_sync_answer(ngx_event_t *ev)
         rc = ngx_http_kochava_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
                                          "Upstream unavailable");
 
+    } else if (ctx->result.held) {
+        rc = ngx_http_kochava_sync_held(r, ctx);
+
     } else {
         rc = ngx_http_kochava_send_result(r, &ctx->result);
     }
 
     ngx_http_finalize_request(r, rc);
     ngx_http_run_posted_requests(c);
+}
+
+
+/*
+ * Messages of the request were not sent: a copy of each is in flight
+ * under another request, which may still fail.  A 200 would make the SDK
+ * drop them; 503 + Retry-After makes it send them again, when the copy
+ * is delivered (a duplicate then) or released (forwarded then).
+ */
+
+ngx_int_t
+ngx_http_kochava_sync_held(ngx_http_request_t *r, ngx_http_kochava_ctx_t *ctx)
+{
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "kochava: %uD messages not sent, a copy of each is in "
+                  "flight under another request: answered 503",
+                  ctx->result.held);
+
+    return ngx_http_kochava_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                       "Message in flight");
 }

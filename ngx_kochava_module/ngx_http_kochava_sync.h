@@ -24,4 +24,12 @@ ngx_int_t ngx_http_kochava_sync_deliver(ngx_http_request_t *r,
     ngx_http_kochava_ctx_t *ctx);
 
 
+/*
+ * Answers 503 + Retry-After for a request whose held messages (a copy in
+ * flight elsewhere, ngx_http_kochava_dedup_seen) were not sent.
+ */
+ngx_int_t ngx_http_kochava_sync_held(ngx_http_request_t *r,
+    ngx_http_kochava_ctx_t *ctx);
+
+
 #endif /* _NGX_HTTP_KOCHAVA_SYNC_H_INCLUDED_ */

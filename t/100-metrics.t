@@ -50,7 +50,9 @@ kochava_messages_accepted_total 5
 kochava_messages_rejected_total{reason="identity"} 1
 kochava_messages_rejected_total{reason="device"} 0
 kochava_messages_skipped_total 1
-kochava_messages_deduplicated_total 0
+kochava_messages_deduplicated_total{where="batch"} 0
+kochava_messages_deduplicated_total{where="local"} 0
+kochava_messages_deduplicated_total{where="store"} 0
 # TYPE kochava_upstream_requests_total counter
 kochava_upstream_requests_total{destination="kochava",result="ok"} 3
 kochava_upstream_requests_total{destination="kochava",result="retryable"} 0

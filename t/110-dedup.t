@@ -33,13 +33,13 @@ my $body = json({batch => [android_track('A'), android_track('B'),
 --- response_headers eval
 ["X-Kochava: m=3 a=3 r=0 s=0 o=3\nX-Dedup: 0", "X-Kochava: m=3 a=3 r=0 s=0 o=0\nX-Dedup: 3", ""]
 --- response_body_like eval
-[qr/^\{"success":true\}$/, qr/^\{"success":true\}$/, qr/kochava_messages_deduplicated_total 3/]
+[qr/^\{"success":true\}$/, qr/^\{"success":true\}$/, qr/kochava_messages_deduplicated_total\{where="local"\} 3/]
 --- kochava eval: json([kochava_event('A'), kochava_event('B')])
 --- metrics
 kochava_messages_received_total{type="track"} 4
 kochava_messages_received_total{type="alias"} 2
 kochava_messages_accepted_total 6
-kochava_messages_deduplicated_total 3
+kochava_messages_deduplicated_total{where="local"} 3
 kochava_messages_skipped_total 0
 kochava_upstream_requests_total{destination="kochava",result="ok"} 2
 kochava_upstream_requests_total{destination="kochava_identity",result="ok"} 1
@@ -82,7 +82,7 @@ json([{kochava_app_id => GUID,
        device_id => {adid => '38400000-8cf0-11bd-b23e-10b96e40000d', android_id => 'a1b2c3d4e5f60718'},
        data => {user_id => 'u1', previous_id => 'p1'}}])
 --- metrics
-kochava_messages_deduplicated_total 2
+kochava_messages_deduplicated_total{where="local"} 2
 kochava_upstream_requests_total{destination="kochava",result="ok"} 2
 kochava_upstream_requests_total{destination="kochava_identity",result="retryable"} 1
 kochava_upstream_requests_total{destination="kochava_identity",result="ok"} 1
@@ -223,7 +223,7 @@ my @m = map { android_track("E$_") } 1 .. 600;
 [qr/^\{"success":true\}$/, qr/^\{"success":true\}$/, qr/^\{"success":true\}$/,
  qr/^kochava_dedup_evicted_total [1-9]\d*\n(?s:.*)^kochava_dedup_entries\{zone="tiny"\} [1-9]\d\d?$/m]
 --- metrics
-kochava_messages_deduplicated_total 10
+kochava_messages_deduplicated_total{where="local"} 10
 kochava_upstream_requests_total{destination="kochava",result="ok"} 610
 --- error_log
 kochava: dedup zone "tiny" is full
@@ -232,3 +232,185 @@ kochava: dedup zone "tiny" is full
 [crit]
 [emerg]
 --- timeout: 20
+
+
+
+=== TEST 9: the same messageId three times in one batch: the first copy is forwarded, the others are de-duplicated, not rejected
+--- http_config
+    map $kochava_write_key $kochava_app { default ""; wk_test_1 koexample-app-guid; }
+    kochava_dedup_zone ids:1m;
+--- config eval
+ingest_config('kochava_dedup ids; add_header X-Dedup $kochava_deduplicated always;') . q{
+    location = /metrics { kochava_status; }
+}
+--- more_headers eval
+my $auth = "Authorization: " . basic_auth(KEY);
+[$auth, ""]
+--- request eval
+my $body = json({batch => [android_track('Thrice'), android_track('Once'),
+                           android_track('Thrice'), android_track('Thrice')]});
+["POST /v1/batch\n$body", "GET /metrics"]
+--- error_code eval: [200, 200]
+--- response_headers eval
+["X-Kochava: m=4 a=4 r=0 s=0 o=2\nX-Dedup: 2", ""]
+--- response_body_like eval
+[qr/^\{"success":true\}$/, qr/kochava_messages_deduplicated_total\{where="batch"\} 2/]
+--- kochava eval: json([kochava_event('Thrice'), kochava_event('Once')])
+--- metrics
+kochava_messages_accepted_total 4
+kochava_messages_rejected_total{reason="message_id"} 0
+kochava_messages_deduplicated_total{where="batch"} 2
+kochava_messages_deduplicated_total{where="local"} 0
+kochava_upstream_requests_total{destination="kochava",result="ok"} 2
+kochava_dedup_entries{zone="ids"} 2
+
+
+
+=== TEST 10: sync: a copy sent while the first waits on a slow upstream gets 503 + Retry-After; once the first is delivered, a copy is de-duplicated
+--- http_config
+    map $kochava_write_key $kochava_app { default ""; wk_test_1 koexample-app-guid; }
+    kochava_dedup_zone ids:1m;
+--- no_kochava_defaults: /_kochava/track
+--- config eval
+ingest_config('kochava_dedup ids; add_header X-Dedup $kochava_deduplicated always;') . q{
+    location = /metrics { kochava_status; }
+    location /_kochava/track {
+        internal;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/_mock/slow;
+    }
+}
+--- init
+t::TestKochava::background_post('/v1/track',
+    'Authorization: ' . main::basic_auth(main::KEY()),
+    main::json(main::android_track('Slow')));
+sleep 1;
+--- more_headers eval
+my $auth = "Authorization: " . basic_auth(KEY);
+[$auth, $auth, ""]
+--- request eval
+my $body = "POST /v1/track\n" . json(android_track('Slow'));
+[$body, $body, "GET /metrics"]
+--- wait: 2.5
+--- error_code eval: [503, 200, 200]
+--- response_headers eval
+["Retry-After: 10\nX-Dedup: 0\nX-Kochava: m=1 a=1 r=0 s=0 o=0", "X-Dedup: 1", ""]
+--- response_body eval
+[qq{{"success":false,"message":"Message in flight"}}, qq{{"success":true}}, qr/.*/]
+--- metrics
+kochava_upstream_requests_total{destination="kochava",result="ok"} 1
+kochava_requests_total{status="503"} 1
+kochava_requests_total{status="200"} 2
+kochava_messages_deduplicated_total{where="local"} 1
+--- error_log
+kochava: 1 messages not sent, a copy of each is in flight under another request: answered 503
+--- timeout: 10
+
+
+
+=== TEST 11: sync: a retryable failure releases the id, so the retry is forwarded; exactly one copy is delivered in the end
+--- http_config
+    map $kochava_write_key $kochava_app { default ""; wk_test_1 koexample-app-guid; }
+    map $request_uri $kochava_mock { /v1/track?try=1 /_mock/fail/503; default /_mock/kochava; }
+    kochava_dedup_zone ids:1m;
+--- no_kochava_defaults: /_kochava/track
+--- config eval
+ingest_config('kochava_dedup ids; add_header X-Dedup $kochava_deduplicated always;') . q{
+    location = /metrics { kochava_status; }
+    location /_kochava/track {
+        internal;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT$kochava_mock;
+    }
+}
+--- more_headers eval
+my $auth = "Authorization: " . basic_auth(KEY);
+[$auth, $auth, $auth, ""]
+--- request eval
+my $body = json(android_track('Failing'));
+["POST /v1/track?try=1\n$body", "POST /v1/track?try=2\n$body", "POST /v1/track?try=3\n$body", "GET /metrics"]
+--- error_code eval: [503, 200, 200, 200]
+--- response_headers eval
+["X-Dedup: 0", "X-Dedup: 0\nX-Kochava: m=1 a=1 r=0 s=0 o=1", "X-Dedup: 1", ""]
+--- kochava eval: json([kochava_event('Failing')])
+--- metrics
+kochava_upstream_requests_total{destination="kochava",result="retryable"} 1
+kochava_upstream_requests_total{destination="kochava",result="ok"} 1
+kochava_dedup_entries{zone="ids"} 1
+--- error_log
+kochava: kochava failed for message 0 with 503 (retryable)
+
+
+
+=== TEST 12: async: a copy sent while the first is in flight is de-duplicated (answered 200, not forwarded)
+--- http_config
+    map $kochava_write_key $kochava_app { default ""; wk_test_1 koexample-app-guid; }
+    kochava_dedup_zone ids:1m;
+--- no_kochava_defaults: /_kochava/track
+--- config eval
+ingest_config('kochava_delivery async; kochava_spool spool; kochava_dedup ids; add_header X-Dedup $kochava_deduplicated always;') . q{
+    location /_kochava/track {
+        internal;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/_mock/kochava/slow;
+    }
+}
+--- more_headers eval: "Authorization: " . basic_auth(KEY)
+--- pipelined_requests eval
+my $body = json(android_track('In Flight'));
+["POST /v1/track\n$body", "POST /v1/track\n$body"]
+--- error_code eval: [200, 200]
+--- response_headers eval
+["X-Dedup: 0", "X-Dedup: 1"]
+--- wait: 1
+--- kochava eval: json([kochava_event('In Flight')])
+--- spool: []
+
+
+
+=== TEST 13: async without its journal (the spool is full): a copy meeting the first's reservation is de-duplicated too
+--- http_config
+    map $kochava_write_key $kochava_app { default ""; wk_test_1 koexample-app-guid; }
+    kochava_dedup_zone ids:1m;
+--- no_kochava_defaults: /_kochava/track
+--- config eval
+ingest_config('kochava_delivery async; kochava_spool spool max_size=1; kochava_dedup ids; add_header X-Dedup $kochava_deduplicated always;') . q{
+    location /_kochava/track {
+        internal;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/_mock/kochava/slow;
+    }
+}
+--- more_headers eval: "Authorization: " . basic_auth(KEY)
+--- pipelined_requests eval
+my $body = json(android_track('Unjournaled'));
+["POST /v1/track\n$body", "POST /v1/track\n$body"]
+--- error_code eval: [200, 200]
+--- response_headers eval
+["X-Dedup: 0", "X-Dedup: 1"]
+--- wait: 1
+--- kochava eval: json([kochava_event('Unjournaled')])
+--- error_log
+accepted without their journal
+
+
+
+=== TEST 14: async: a journaled message is confirmed before the answer: a copy after its reservation would have expired, while the first is still in flight, is de-duplicated
+--- http_config
+    map $kochava_write_key $kochava_app { default ""; wk_test_1 koexample-app-guid; }
+    kochava_dedup_zone ids:1m reserve=1s;
+--- no_kochava_defaults: /_kochava/track
+--- config eval
+ingest_config('kochava_delivery async; kochava_spool spool; kochava_dedup ids; add_header X-Dedup $kochava_deduplicated always;') . q{
+    location /_kochava/track {
+        internal;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/_mock/slow;
+    }
+}
+--- more_headers eval
+my $auth = "Authorization: " . basic_auth(KEY);
+[$auth, $auth]
+--- request eval
+my $body = "POST /v1/track\n" . json(android_track('Journaled'));
+[$body, $body]
+--- wait: 1.5
+--- error_code eval: [200, 200]
+--- response_headers eval
+["X-Dedup: 0", "X-Dedup: 1"]
+--- spool: []

@@ -46,7 +46,8 @@ my $batch = json({batch => [map { android_track("Fixed $_") } 1 .. 10]});
 --- kochava eval: json([map { kochava_event("Fixed $_") } 1 .. 10])
 --- metrics
 kochava_config_errors_total{destination="kochava"} 10
-kochava_messages_deduplicated_total 0
+kochava_messages_deduplicated_total{where="batch"} 0
+kochava_messages_deduplicated_total{where="local"} 0
 kochava_upstream_requests_total{destination="kochava",result="ok"} 10
 kochava_upstream_requests_total{destination="kochava",result="permanent"} 0
 --- no_error_log

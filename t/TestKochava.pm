@@ -49,6 +49,12 @@ package t::TestKochava;
 #     a regex (or, with eval, a qr// or an array of them) that EVERY request
 #     the mock recorded in the block must match, e.g. "authorization":""
 #
+# and a helper for requests that must overlap the block's own: in an
+# "--- init" section (run once nginx is up, before the block's requests),
+# t::TestKochava::background_post($path, $header_lines, $body) sends one
+# POST from a child process and returns at once; the block's requests go
+# on meanwhile (its answer is not checked: count it with --- metrics).
+#
 # "--- x eval" sections are evaluated in package main here (Test::Base
 # evaluates them in Test::Base::Filter), so helpers a test file imports
 # (t::Messages) can be called from them.
@@ -506,6 +512,44 @@ sub spool_lines () {
     }
     return $n;
 }
+
+# --------------------------------------------------------------------------
+# a request of the block's running beside its own (see the header)
+
+my @Background;
+
+sub background_post ($$$) {
+    my ($path, $headers, $body) = @_;
+
+    require IO::Socket::INET;
+    require POSIX;
+
+    my $port = Test::Nginx::Util::server_port_for_client();
+    my $pid = fork();
+    die "t::TestKochava: fork: $!" unless defined $pid;
+
+    if ($pid == 0) {
+        my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                      PeerPort => $port, Timeout => 10);
+        if ($s) {
+            $headers .= "\r\n" if length $headers && $headers !~ /\n\z/;
+            $headers =~ s/(?<!\r)\n/\r\n/g;
+            print $s "POST $path HTTP/1.1\r\nHost: localhost\r\n"
+                     . "Connection: close\r\nContent-Type: application/json\r\n"
+                     . $headers . "Content-Length: " . length($body)
+                     . "\r\n\r\n" . $body;
+            local $/;
+            my $answer = <$s>;
+        }
+        POSIX::_exit(0);
+    }
+
+    push @Background, $pid;
+}
+
+add_cleanup_handler(sub {
+    waitpid($_, 0) for splice @Background;
+});
 
 sub request_count ($) {
     my ($block) = @_;

@@ -4,8 +4,9 @@
  * SPDX-License-Identifier: BSD-2-Clause
  *
  * The de-duplication hook of kochava_req_t: which messages it is asked
- * about, what a "seen" answer does to the counts and the outs, and the
- * messageIds every out carries (kochava_out_t.ids).
+ * about, what its verdicts do to the counts and the outs, the messageIds
+ * every out carries (kochava_out_t.ids), and the later copies of a
+ * messageId in one request (de-duplicated without asking).
  */
 
 
@@ -29,30 +30,51 @@
 typedef struct {
     const char               *seen[8];
     size_t                    nseen;
+    const char               *held[8];       /* in flight elsewhere */
+    size_t                    nheld;
     char                      asked[512];
     size_t                    nasked;
 } test_seen_t;
 
 
 static int
-test_seen(void *data, const char *id, size_t len)
+test_seen_in(const char **set, size_t n, const char *id, size_t len)
 {
-    size_t        i;
-    test_seen_t  *t;
+    size_t  i;
 
-    t = data;
-
-    t->nasked++;
-    strncat(t->asked, id, len);
-    strcat(t->asked, ",");
-
-    for (i = 0; i < t->nseen; i++) {
-        if (strlen(t->seen[i]) == len && memcmp(t->seen[i], id, len) == 0) {
+    for (i = 0; i < n; i++) {
+        if (strlen(set[i]) == len && memcmp(set[i], id, len) == 0) {
             return 1;
         }
     }
 
     return 0;
+}
+
+
+static int
+test_seen(void *data, const char *id, size_t len)
+{
+    test_seen_t  *t;
+
+    t = data;
+
+    t->nasked++;
+
+    if (strlen(t->asked) + len + 2 < sizeof(t->asked)) {
+        strncat(t->asked, id, len);
+        strcat(t->asked, ",");
+    }
+
+    if (test_seen_in(t->seen, t->nseen, id, len)) {
+        return KOCHAVA_SEEN_DELIVERED;
+    }
+
+    if (test_seen_in(t->held, t->nheld, id, len)) {
+        return KOCHAVA_SEEN_HELD;
+    }
+
+    return KOCHAVA_SEEN_NEW;
 }
 
 
@@ -151,7 +173,10 @@ main(void)
 
     test_run_free(&run);
 
-    /* a duplicate skipped by integrations or with a bad device: asked */
+    /*
+     * Asked only about what is to be sent: not about a message the device
+     * rule rejects or integrations skip (it reserves what it is asked)
+     */
 
     memset(&t, 0, sizeof(test_seen_t));
     t.seen[t.nseen++] = "m1";
@@ -164,9 +189,29 @@ main(void)
                    "\"anonymousId\":\"a\",\"event\":\"E\","
                    "\"integrations\":{\"Kochava\":false}}]}", 0, &t, &run);
 
-    ok(run.status == 0 && run.res.deduplicated == 2 && run.res.rejected == 0
-       && run.res.skipped == 0 && run.res.nouts == 0,
-       "seen before the device rule and integrations: both deduplicated");
+    ok(run.status == 0 && t.nasked == 0 && run.res.deduplicated == 0
+       && run.res.rejected == 1 && run.res.skipped == 1 && run.res.nouts == 0,
+       "a message that would not be sent is not asked about: rejected by "
+       "the device rule, skipped by integrations");
+
+    test_run_free(&run);
+
+    /* in flight elsewhere: held, neither sent nor de-duplicated */
+
+    memset(&t, 0, sizeof(test_seen_t));
+    t.held[t.nheld++] = "h1";
+
+    test_dedup_run("{\"batch\":["
+                   TRACK("\"messageId\":\"h1\",", "A") ","
+                   TRACK("\"messageId\":\"h2\",", "B") ","
+                   TRACK("\"messageId\":\"h1\",", "A") "]}", 0, &t, &run);
+
+    ok(run.status == 0 && run.res.held == 1 && run.res.deduplicated == 1
+       && run.res.deduplicated_batch == 1 && run.res.accepted == 3
+       && run.res.nouts == 1 && test_id_is(&run.res.outs[0].ids[0], "h2"),
+       "held: not sent, counted in held; its later copy is a batch "
+       "duplicate");
+    is_str(t.asked, "h1,h2,", "asked once per messageId");
 
     test_run_free(&run);
 
@@ -184,7 +229,8 @@ main(void)
                    1, &t, &run);
 
     is_int(run.status, 0, "Braze batch parsed");
-    is_str(t.asked, "i1,i2,i4,i5,", "every client id asked about");
+    is_str(t.asked, "i1,i2,i4,", "every attributed install's id asked "
+           "about (the organic one is not sent)");
     is_int(run.res.deduplicated, 1, "i2 deduplicated");
     is_int(run.res.braze_attributed, 3, "three attributed left");
     is_int(run.res.braze_organic, 1, "one organic");
@@ -253,6 +299,131 @@ main(void)
         is_str(run.response, "{\"success\":true}", "answered success");
 
         test_run_free(&run);
+    }
+
+    /* in one batch: the first copy counts, later copies are duplicates */
+
+    memset(&t, 0, sizeof(test_seen_t));
+
+    test_dedup_run("{\"batch\":["
+                   TRACK("\"messageId\":\"d1\",", "A") ","
+                   TRACK("\"messageId\":\"d1\",", "A") ","
+                   TRACK("\"messageId\":\"d2\",", "B") ","
+                   TRACK("\"messageId\":\"d1\",", "A") "]}", 0, &t, &run);
+
+    ok(run.status == 0 && run.res.nouts == 2 && run.res.deduplicated == 2
+       && run.res.deduplicated_batch == 2 && run.res.accepted == 4
+       && run.res.rejected == 0 && run.res.skipped == 0,
+       "3 copies in one batch: 1 sent, 2 de-duplicated (in the batch)");
+    is_str(t.asked, "d1,d2,", "the hook is asked about the first copy only");
+    is_str(run.response, "{\"success\":true}",
+           "the later copies are not rejected in the answer");
+
+    if (run.res.nouts == 2) {
+        ok(run.res.outs[0].index == 0 && run.res.outs[1].index == 2,
+           "the first copy is the one sent");
+    }
+
+    test_run_free(&run);
+
+    /* a number and its string are one messageId; no hook, no de-dup */
+
+#define NUMBERS  "{\"batch\":["                                               \
+                 TRACK("\"messageId\":42,", "A") ","                          \
+                 TRACK("\"messageId\":\"42\",", "A") ","                      \
+                 TRACK("\"messageId\":42,", "A") ","                          \
+                 TRACK("\"messageId\":43,", "B") "]}"
+
+    memset(&t, 0, sizeof(test_seen_t));
+    test_dedup_run(NUMBERS, 0, &t, &run);
+
+    ok(run.status == 0 && run.res.nouts == 2 && run.res.deduplicated == 2
+       && run.res.deduplicated_batch == 2
+       && test_id_is(&run.res.outs[0].ids[0], "42")
+       && test_id_is(&run.res.outs[1].ids[0], "43"),
+       "42 and \"42\" are one messageId");
+
+    test_run_free(&run);
+
+    test_dedup_run(NUMBERS, 0, NULL, &run);
+
+    ok(run.status == 0 && run.res.nouts == 4 && run.res.deduplicated == 0,
+       "no hook (kochava_dedup off): every copy is sent");
+
+    test_run_free(&run);
+
+    /* a copy that is not sent does not count as the first */
+
+    memset(&t, 0, sizeof(test_seen_t));
+
+    test_dedup_run("{\"batch\":["
+                   "{\"type\":\"track\",\"messageId\":\"f1\","
+                   "\"event\":\"A\"},"
+                   "{\"type\":\"track\",\"messageId\":\"f1\","
+                   "\"anonymousId\":\"a\",\"event\":\"A\","
+                   "\"integrations\":{\"Kochava\":false}},"
+                   TRACK("\"messageId\":\"f1\",", "A") ","
+                   TRACK("\"messageId\":\"f1\",", "A") "]}", 0, &t, &run);
+
+    ok(run.status == 0 && run.res.rejected == 1 && run.res.skipped == 1
+       && run.res.nouts == 1 && run.res.outs[0].index == 2
+       && run.res.deduplicated == 1 && run.res.deduplicated_batch == 1,
+       "a rejected and a skipped copy come first: the first copy sent "
+       "counts");
+    is_str(t.asked, "f1,", "asked once, for the copy sent");
+
+    test_run_free(&run);
+
+    /* Braze: the same install twice goes once */
+
+    memset(&t, 0, sizeof(test_seen_t));
+
+    test_dedup_run("{\"batch\":["
+                   INSTALL("\"messageId\":\"b1\",", "u1", "Facebook") ","
+                   INSTALL("\"messageId\":\"b1\",", "u1", "Facebook") ","
+                   INSTALL("\"messageId\":\"b2\",", "u2", "Facebook") "]}",
+                   1, &t, &run);
+
+    ok(run.status == 0 && run.res.nouts == 1 && run.res.outs[0].count == 2
+       && test_id_is(&run.res.outs[0].ids[0], "b1")
+       && test_id_is(&run.res.outs[0].ids[1], "b2")
+       && run.res.deduplicated == 1 && run.res.braze_attributed == 2,
+       "Braze: a repeated install is not in the body twice");
+
+    test_run_free(&run);
+
+    /* the largest batch: 2,500 messages, 1,250 ids twice each */
+
+    {
+        char      *body, *p;
+        size_t     i;
+        long long  ms;
+
+        body = malloc(2500 * 400 + 32);
+        p = body + sprintf(body, "{\"batch\":[");
+
+        for (i = 0; i < 2500; i++) {
+            p += sprintf(p, "%s{\"type\":\"track\",\"messageId\":"
+                         "\"big-%zu\",\"anonymousId\":\"a1\","
+                         "\"event\":\"E\"," A_CTX "}", i ? "," : "",
+                         i % 1250);
+        }
+
+        strcpy(p, "]}");
+
+        memset(&t, 0, sizeof(test_seen_t));
+        ms = test_now_ms();
+        test_dedup_run(body, 0, &t, &run);
+        ms = test_now_ms() - ms;
+
+        ok(run.status == 0 && run.res.nouts == 1250
+           && run.res.deduplicated == 1250
+           && run.res.deduplicated_batch == 1250 && t.nasked == 1250,
+           "2,500 messages, 1,250 ids twice: 1,250 sent, 1,250 "
+           "de-duplicated, 1,250 asked (%lld ms)", ms);
+
+        test_run_free(&run);
+        free(body);
     }
 
     /* allocation failure while copying ids is reported */
