@@ -7,6 +7,8 @@
 #   make test     unit tests, nginx-level tests and the conformance cases,
 #                 tests/dedup/run (make test-dedup) and tests/store/run
 #                 (make test-store: the fleet store on a memcached it starts)
+#                 and tests/fleet/run (make test-fleet: 3 nginx edges, one
+#                 memcached, each id delivered once)
 #   make test-nginx-versions  the module built with nginx 1.24 ... 1.31 from
 #                 ../shared/nginx and Debian's 1.22: conformance + t/ subset
 #   make test-sdk real Segment SDKs (npm) against the "make run" edge
@@ -16,6 +18,7 @@
 #   make bench    throughput, memory, 2,500 batches (bench/run; not a test)
 #   make bench-core  the core alone vs jansson (build/bench/bench_core)
 #   make bench-store the fleet store's cost per call (bench/store)
+#   make bench-fleet batches of 20 with and without store= (bench/run fleet)
 
 SHELL        := /bin/bash
 
@@ -91,8 +94,8 @@ VALGRIND     := valgrind -q --leak-check=full --errors-for-leak-kinds=definite -
 
 .PHONY: all deps module unit test check test-sdk run stop clean fuzz fuzz-smoke \
         test-asan test-valgrind test-reload test-dedup test-nginx-lib \
-        test-nginx-versions test-store test-crash
-.PHONY: bench bench-core bench-store
+        test-nginx-versions test-store test-crash test-fleet
+.PHONY: bench bench-core bench-store bench-fleet
 
 all: deps module
 
@@ -143,8 +146,8 @@ test: all unit fuzz-smoke test-nginx-lib
 	tests/dedup/run
 	$(TEST_ENV) prove $(UNIT_BINS) t/*.t tests/runner/false-assertions.t \
 	    tests/spool/spool.t tests/e2e/outage.t tests/replay/run \
-	    tests/examples/run tests/store/run tests/licence/run tests/docs/run \
-	    tests/guide/run tests/abort/run tests/crash/run
+	    tests/examples/run tests/store/run tests/fleet/run tests/licence/run \
+	    tests/docs/run tests/guide/run tests/abort/run tests/crash/run
 
 # some suites alone, with the environment of make test:
 #   make check T="t/110-dedup.t t/150-http2.t"
@@ -182,6 +185,12 @@ test-dedup: all
 # STORE_VALGRIND=1 runs nginx under valgrind memcheck
 test-store: all
 	prove tests/store/run
+
+# exactly once across a fleet: 3 nginx processes sharing one memcached
+# (part of make test; KOCHAVA_FLEET_TEST_PORT, 2430 .. +4);
+# FLEET_VALGRIND=1 runs each edge under valgrind memcheck
+test-fleet: all
+	prove -v tests/fleet/run
 
 # libFuzzer targets over the core, with ASan and UBSan; seeds in fuzz/corpus
 $(BUILD)/fuzz/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz_common.h $(CORE_SRCS) $(HEADERS)
@@ -234,6 +243,7 @@ test-valgrind: all unit test-nginx-lib
 	    prove --exec '$(VALGRIND)' $(UNIT_BINS)
 	$(TEST_ENV) TEST_NGINX_USE_VALGRIND=1 prove t/*.t
 	STORE_VALGRIND=1 prove tests/store/run
+	FLEET_VALGRIND=1 prove tests/fleet/run
 
 # real SDKs from npm against the "make run" edge (needs node and npm)
 test-sdk: run
@@ -292,6 +302,12 @@ bench: all $(BENCH_DIR)/malloc_count.so $(BENCH_BODIES) $(BEFORE_MODULE)
 # once (bench/store; BENCH_STORE_PORT, ROUNDS, DURATION)
 bench-store: all
 	bench/store 20
+
+# batches of 20 with new messageIds: no de-dup, a local zone, the zone with
+# store= on a local memcached; the ratio store / zone (bench/run fleet,
+# also part of make bench; BENCH_PORT, ROUNDS, DURATION, CONNS)
+bench-fleet: all $(BENCH_BODIES)
+	bench/run fleet
 
 bench-core: deps $(BENCH_DIR)/bench_core $(BENCH_DIR)/malloc_count.so \
             $(BENCH_BODIES)
