@@ -3,12 +3,18 @@
  * Copyright (C) ngx_kochava_module authors
  * SPDX-License-Identifier: BSD-2-Clause
  *
- * Sync delivery: the client's request waits for its fan-out, which runs
- * offloaded (ngx_http_kochava_offload.c), so that a client that goes
- * away, over HTTP/1.1 or HTTP/2, changes nothing of what is delivered
- * and recorded.  When the fan-out is over, its tally goes to the waiting
- * request, which is answered from a posted event; a request that is gone
- * by then (its pool's cleanup unlinked it) is answered by nobody.
+ * Sync delivery: the client's request waits for its fan-out.
+ *
+ * Over HTTP/2 (and 3) a stream that is reset or closed sets its
+ * connection's error, and nginx terminates the request, with every
+ * subrequest in flight, when the next of them is finalized.  There the
+ * fan-out runs offloaded (ngx_http_kochava_offload.c): its tally goes to
+ * the waiting request, which is answered from a posted event; a request
+ * that is gone by then (its pool's cleanup unlinked it) is answered by
+ * nobody.  Over HTTP/1.x nothing ends a request whose body was read
+ * while its subrequests run (a closed connection goes unnoticed until
+ * the answer is written), so the fan-out runs on the client's request
+ * itself, without the copies and the detached request of the offload.
  */
 
 
@@ -18,6 +24,7 @@
 
 #include "ngx_http_kochava_module.h"
 #include "ngx_http_kochava_sync.h"
+#include "ngx_http_kochava_fanout.h"
 #include "ngx_http_kochava_offload.h"
 #include "ngx_http_kochava_reply.h"
 #include "ngx_http_kochava_dedup.h"
@@ -46,10 +53,16 @@ struct ngx_http_kochava_sync_run_s {
 };
 
 
+static ngx_int_t ngx_http_kochava_sync_inline(ngx_http_request_t *r,
+    ngx_http_kochava_ctx_t *ctx);
+static void ngx_http_kochava_sync_inline_done(ngx_http_kochava_fanout_t *f);
 static void ngx_http_kochava_sync_done(ngx_http_kochava_offload_t *o);
 static void ngx_http_kochava_sync_cleanup(ngx_http_kochava_offload_t *o);
 static void ngx_http_kochava_sync_unwait(void *data);
 static void ngx_http_kochava_sync_answer(ngx_event_t *ev);
+static ngx_int_t ngx_http_kochava_sync_reply(ngx_http_request_t *r,
+    ngx_http_kochava_ctx_t *ctx, ngx_uint_t nouts, ngx_uint_t failed,
+    ngx_uint_t spooled);
 static void ngx_http_kochava_sync_release(ngx_http_request_t *r,
     ngx_http_kochava_ctx_t *ctx);
 
@@ -62,6 +75,10 @@ ngx_http_kochava_sync_deliver(ngx_http_request_t *r,
     ngx_http_kochava_offload_t    *o;
     ngx_http_kochava_sync_run_t   *run;
     ngx_http_kochava_sync_wait_t  *w;
+
+    if (r->http_version < NGX_HTTP_VERSION_20) {
+        return ngx_http_kochava_sync_inline(r, ctx);
+    }
 
     w = ngx_pcalloc(r->pool, sizeof(ngx_http_kochava_sync_wait_t));
     cln = ngx_pool_cleanup_add(r->pool, 0);
@@ -103,6 +120,47 @@ ngx_http_kochava_sync_deliver(ngx_http_request_t *r,
     }
 
     return NGX_DONE;
+}
+
+
+/* HTTP/1.x: the fan-out on the client's request */
+
+static ngx_int_t
+ngx_http_kochava_sync_inline(ngx_http_request_t *r,
+    ngx_http_kochava_ctx_t *ctx)
+{
+    ngx_http_kochava_fanout_t  *f;
+
+    f = ngx_pcalloc(r->pool, sizeof(ngx_http_kochava_fanout_t));
+    if (f == NULL) {
+        ngx_http_kochava_sync_release(r, ctx);
+        return NGX_ERROR;
+    }
+
+    f->request = r;
+    f->outs = ctx->result.outs;
+    f->nouts = ctx->result.nouts;
+    f->app_id = ctx->app_id;
+    f->done = ngx_http_kochava_sync_inline_done;
+    f->data = ctx;
+
+    if (ngx_http_kochava_fanout_start(f) != NGX_OK) {
+        ngx_http_kochava_sync_release(r, ctx);
+        return NGX_ERROR;
+    }
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_kochava_sync_inline_done(ngx_http_kochava_fanout_t *f)
+{
+    ngx_http_finalize_request(f->request,
+        ngx_http_kochava_sync_reply(f->request, f->data, f->nouts,
+                                    f->outcomes[KOCHAVA_OUTCOME_RETRYABLE]
+                                    + f->outcomes[KOCHAVA_OUTCOME_TIMEOUT],
+                                    f->spooled));
 }
 
 
@@ -206,11 +264,7 @@ ngx_http_kochava_sync_unwait(void *data)
 }
 
 
-/*
- * A retryable failure anywhere makes the SDK keep the call and send it
- * again (503 + Retry-After); permanent failures cannot be helped by a
- * retry and are answered 200.
- */
+/* the offloaded fan-out's tally came: the answer */
 
 static void
 ngx_http_kochava_sync_answer(ngx_event_t *ev)
@@ -218,40 +272,54 @@ ngx_http_kochava_sync_answer(ngx_event_t *ev)
     ngx_int_t                      rc;
     ngx_connection_t              *c;
     ngx_http_request_t            *r;
-    ngx_http_kochava_ctx_t        *ctx;
     ngx_http_kochava_sync_wait_t  *w;
 
     w = ev->data;
     r = w->request;
     c = r->connection;
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_kochava_module);
-
-    if (w->failed && w->spooled == w->failed && !ctx->result.held) {
-        ngx_log_error(NGX_LOG_WARN, c->log, 0,
-                      "kochava: %ui of %ui outbound requests failed and "
-                      "were spooled, answered 200", w->failed, w->nouts);
-
-        rc = ngx_http_kochava_send_result(r, &ctx->result);
-
-    } else if (w->failed && w->spooled != w->failed) {
-        ngx_log_error(NGX_LOG_WARN, c->log, 0,
-                      "kochava: %ui of %ui outbound requests failed and "
-                      "may succeed later, answered 503", w->failed,
-                      w->nouts);
-
-        rc = ngx_http_kochava_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                         "Upstream unavailable");
-
-    } else if (ctx->result.held) {
-        rc = ngx_http_kochava_sync_held(r, ctx);
-
-    } else {
-        rc = ngx_http_kochava_send_result(r, &ctx->result);
-    }
+    rc = ngx_http_kochava_sync_reply(r,
+                          ngx_http_get_module_ctx(r, ngx_http_kochava_module),
+                          w->nouts, w->failed, w->spooled);
 
     ngx_http_finalize_request(r, rc);
     ngx_http_run_posted_requests(c);
+}
+
+
+/*
+ * A retryable failure anywhere makes the SDK keep the call and send it
+ * again (503 + Retry-After); permanent failures cannot be helped by a
+ * retry and are answered 200.
+ */
+
+static ngx_int_t
+ngx_http_kochava_sync_reply(ngx_http_request_t *r,
+    ngx_http_kochava_ctx_t *ctx, ngx_uint_t nouts, ngx_uint_t failed,
+    ngx_uint_t spooled)
+{
+    if (failed && spooled == failed && !ctx->result.held) {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "kochava: %ui of %ui outbound requests failed and "
+                      "were spooled, answered 200", failed, nouts);
+
+        return ngx_http_kochava_send_result(r, &ctx->result);
+    }
+
+    if (failed && spooled != failed) {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "kochava: %ui of %ui outbound requests failed and "
+                      "may succeed later, answered 503", failed, nouts);
+
+        return ngx_http_kochava_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                           "Upstream unavailable");
+    }
+
+    if (ctx->result.held) {
+        return ngx_http_kochava_sync_held(r, ctx);
+    }
+
+    return ngx_http_kochava_send_result(r, &ctx->result);
 }
 
 

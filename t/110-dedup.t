@@ -414,3 +414,42 @@ my $body = "POST /v1/track\n" . json(android_track('Journaled'));
 --- response_headers eval
 ["X-Dedup: 0", "X-Dedup: 1"]
 --- spool: []
+
+
+
+=== TEST 15: sync: a batch whose one message is in flight under another request: the others are delivered, the answer is 503; the retry then forwards nothing
+--- http_config
+    map $kochava_write_key $kochava_app { default ""; wk_test_1 koexample-app-guid; }
+    kochava_dedup_zone ids:1m;
+--- no_kochava_defaults: /_kochava/track
+--- config eval
+ingest_config('kochava_dedup ids; add_header X-Dedup $kochava_deduplicated always;') . q{
+    location = /metrics { kochava_status; }
+    location /_kochava/track {
+        internal;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/_mock/slow;
+    }
+}
+--- init
+t::TestKochava::background_post('/v1/track',
+    'Authorization: ' . main::basic_auth(main::KEY()),
+    main::json(main::android_track('Slow')));
+sleep 1;
+--- more_headers eval
+my $auth = "Authorization: " . basic_auth(KEY);
+[$auth, $auth, ""]
+--- request eval
+my $body = "POST /v1/batch\n" . json({batch => [android_track('Slow'), android_track('Fresh')]});
+[$body, $body, "GET /metrics"]
+--- error_code eval: [503, 200, 200]
+--- response_headers eval
+["Retry-After: 10\nX-Dedup: 0\nX-Kochava: m=2 a=2 r=0 s=0 o=1", "X-Dedup: 2\nX-Kochava: m=2 a=2 r=0 s=0 o=0", ""]
+--- response_body eval
+[qq{{"success":false,"message":"Message in flight"}}, qq{{"success":true}}, qr/.*/]
+--- metrics
+kochava_upstream_requests_total{destination="kochava",result="ok"} 2
+kochava_requests_total{status="503"} 1
+kochava_messages_deduplicated_total{where="local"} 2
+--- error_log
+kochava: 1 messages not sent, a copy of each is in flight under another request: answered 503
+--- timeout: 10

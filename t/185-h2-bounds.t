@@ -82,7 +82,7 @@ __DATA__
 --- http2
 --- http_config eval: sink_config()
 --- config eval: sink_pass_config()
---- no_kochava_defaults
+--- no_kochava_defaults: /_kochava/track
 --- init
 package main;
 my $r = h2load_batches();
@@ -114,7 +114,7 @@ worker_connections are not enough
 --- http2
 --- http_config eval: sink_config() . "kochava_worker_concurrency off;\n"
 --- config eval: sink_pass_config()
---- no_kochava_defaults
+--- no_kochava_defaults: /_kochava/track
 --- init
 package main;
 my $r = h2load_batches();

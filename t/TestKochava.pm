@@ -525,12 +525,23 @@ sub background_post ($$$) {
     require POSIX;
 
     my $port = Test::Nginx::Util::server_port_for_client();
+
+    # returns once the request is sent: nginx may still be starting
+    # (under valgrind), so the child connects until it is up
+    pipe(my $ready, my $tell) or die "t::TestKochava: pipe: $!";
+
     my $pid = fork();
     die "t::TestKochava: fork: $!" unless defined $pid;
 
     if ($pid == 0) {
-        my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
-                                      PeerPort => $port, Timeout => 10);
+        close $ready;
+        my $s;
+        for (1 .. 300) {
+            $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                       PeerPort => $port, Timeout => 10)
+                and last;
+            select(undef, undef, undef, 0.05);
+        }
         if ($s) {
             $headers .= "\r\n" if length $headers && $headers !~ /\n\z/;
             $headers =~ s/(?<!\r)\n/\r\n/g;
@@ -538,11 +549,19 @@ sub background_post ($$$) {
                      . "Connection: close\r\nContent-Type: application/json\r\n"
                      . $headers . "Content-Length: " . length($body)
                      . "\r\n\r\n" . $body;
+        }
+        syswrite $tell, "sent\n";
+        close $tell;
+        if ($s) {
             local $/;
             my $answer = <$s>;
         }
         POSIX::_exit(0);
     }
+
+    close $tell;
+    my $line = <$ready>;
+    close $ready;
 
     push @Background, $pid;
 }
