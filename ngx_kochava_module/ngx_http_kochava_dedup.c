@@ -49,7 +49,6 @@ struct ngx_http_kochava_dedup_flush_s {
     ngx_http_kochava_ctx_t       *ctx;
     ngx_http_kochava_store_t     *store;
     u_char                       *pending;      /* per output */
-    ngx_event_t                   event;
 };
 
 
@@ -116,7 +115,6 @@ static void ngx_http_kochava_dedup_apply(ngx_http_request_t *r,
 static ngx_int_t ngx_http_kochava_dedup_later(ngx_http_request_t *r,
     ngx_http_kochava_dedup_ctx_t *dctx, ngx_http_kochava_ctx_t *ctx,
     kochava_out_t *out);
-static void ngx_http_kochava_dedup_flush_handler(ngx_event_t *ev);
 static void ngx_http_kochava_dedup_flush_cleanup(void *data);
 static void ngx_http_kochava_dedup_flush(ngx_http_kochava_dedup_flush_t *fl);
 static ngx_http_kochava_store_id_t *ngx_http_kochava_dedup_store_ids(
@@ -874,13 +872,12 @@ ngx_http_kochava_dedup_apply(ngx_http_request_t *r,
 
 
 /*
- * The store's confirms of a request's outputs are sent together: those
- * of one turn of the event loop (the answers of that turn) in one call,
- * from a posted event, instead of a call per outbound request; what is
- * left when the request goes is sent then.  Their reservations hold
- * meanwhile; a release takes its output out.  The event is posted before
- * the fan-out's end can post the client's answer, so a confirm is sent
- * before the answer.  NGX_ERROR: send it now.
+ * The store's confirms of a request's outputs are sent together, in one
+ * call when its fan-out is over and before its client is answered
+ * (ngx_http_kochava_dedup_commit), instead of a call per outbound
+ * request; what is left when the request goes is sent then.  Their
+ * reservations hold meanwhile; a release takes its output out.
+ * NGX_ERROR: send it now.
  */
 
 static ngx_int_t
@@ -908,9 +905,6 @@ ngx_http_kochava_dedup_later(ngx_http_request_t *r,
 
         fl->ctx = ctx;
         fl->store = dctx->store;
-        fl->event.handler = ngx_http_kochava_dedup_flush_handler;
-        fl->event.data = fl;
-        fl->event.log = r->connection->log;
 
         cln->handler = ngx_http_kochava_dedup_flush_cleanup;
         cln->data = fl;
@@ -920,18 +914,22 @@ ngx_http_kochava_dedup_later(ngx_http_request_t *r,
 
     fl->pending[out - ctx->result.outs] = 1;
 
-    if (!fl->event.posted) {
-        ngx_post_event(&fl->event, &ngx_posted_events);
-    }
-
     return NGX_OK;
 }
 
 
-static void
-ngx_http_kochava_dedup_flush_handler(ngx_event_t *ev)
+/* r's fan-out is over, before its answer: its confirms, in one call */
+
+void
+ngx_http_kochava_dedup_commit(ngx_http_request_t *r)
 {
-    ngx_http_kochava_dedup_flush(ev->data);
+    ngx_http_kochava_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_kochava_module);
+
+    if (ctx && ctx->store_flush) {
+        ngx_http_kochava_dedup_flush(ctx->store_flush);
+    }
 }
 
 
@@ -940,44 +938,48 @@ ngx_http_kochava_dedup_flush_handler(ngx_event_t *ev)
 static void
 ngx_http_kochava_dedup_flush_cleanup(void *data)
 {
-    ngx_http_kochava_dedup_flush_t *fl = data;
-
-    if (fl->event.posted) {
-        ngx_delete_posted_event(&fl->event);
-    }
-
-    ngx_http_kochava_dedup_flush(fl);
+    ngx_http_kochava_dedup_flush(data);
 }
 
 
-/* the pending confirms, a call per run of outputs */
+/*
+ * The pending confirms: one call for all of them (a store call takes at
+ * most NGX_HTTP_KOCHAVA_DEDUP_FLUSH ids: more make more calls).
+ */
+
+#define NGX_HTTP_KOCHAVA_DEDUP_FLUSH  64
 
 static void
 ngx_http_kochava_dedup_flush(ngx_http_kochava_dedup_flush_t *fl)
 {
-    uint32_t                 i, from;
-    ngx_http_kochava_ctx_t  *ctx;
+    uint32_t                      i, k;
+    ngx_uint_t                    n;
+    ngx_http_kochava_ctx_t       *ctx;
+    ngx_http_kochava_store_id_t   ids[NGX_HTTP_KOCHAVA_DEDUP_FLUSH];
 
     ctx = fl->ctx;
-    from = 0;
+    n = 0;
 
-    for (i = 0; i <= ctx->result.nouts; i++) {
+    for (i = 0; i < ctx->result.nouts; i++) {
 
-        if (i < ctx->result.nouts && fl->pending[i]) {
-            fl->pending[i] = 0;
+        if (!fl->pending[i]) {
             continue;
         }
 
-        /* outputs from .. i - 1 are to be confirmed */
+        fl->pending[i] = 0;
 
-        if (ctx->store_first[i] > ctx->store_first[from]) {
-            ngx_http_kochava_store_confirm(fl->store,
-                                   &ctx->store_ids[ctx->store_first[from]],
-                                   ctx->store_first[i]
-                                   - ctx->store_first[from]);
+        for (k = ctx->store_first[i]; k < ctx->store_first[i + 1]; k++) {
+            ids[n++] = ctx->store_ids[k];
+
+            if (n == NGX_HTTP_KOCHAVA_DEDUP_FLUSH) {
+                ngx_http_kochava_store_confirm(fl->store, ids, n);
+                n = 0;
+            }
         }
+    }
 
-        from = i + 1;
+    if (n) {
+        ngx_http_kochava_store_confirm(fl->store, ids, n);
     }
 }
 

@@ -47,6 +47,12 @@ void ngx_http_kochava_dedup_release(ngx_http_request_t *r, ngx_str_t *app_id,
     kochava_out_t *out);
 
 /*
+ * The fan-out of r is over (before its client is answered): the fleet
+ * store's confirms of its outputs go in one call.
+ */
+void ngx_http_kochava_dedup_commit(ngx_http_request_t *r);
+
+/*
  * Every output of ctx is confirmed now (async: they are in the spool's
  * journal); later confirms of the request do nothing.
  */

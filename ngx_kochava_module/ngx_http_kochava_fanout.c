@@ -262,6 +262,8 @@ ngx_http_kochava_fanout_run(ngx_http_kochava_fanout_t *f)
 
     f->over = 1;
 
+    ngx_http_kochava_dedup_commit(f->request);
+
     f->done(f);
 }
 
