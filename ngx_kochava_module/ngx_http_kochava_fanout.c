@@ -522,8 +522,9 @@ ngx_http_kochava_sr_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
     if (sr->upstream == NULL) {
         /*
          * No upstream was asked: nginx answered for the pass location
-         * itself (no such location, a static one, the ingest location).
-         * Not Kochava's answer: the configuration's failure, retryable.
+         * itself (a handler other than proxy_pass, which nginx -t cannot
+         * tell from it).  Not Kochava's answer: the configuration's
+         * failure, retryable.
          */
         s->config = 1;
         outcome = KOCHAVA_OUTCOME_RETRYABLE;
@@ -545,8 +546,9 @@ ngx_http_kochava_sr_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
     /*
      * A connection reset or a time-out in the middle of the upstream's
      * answer finalizes the subrequest with NGX_ERROR, which would
-     * terminate the parent: the detached request of the fan-out.  It was
-     * judged and counted above; the subrequest just ends.
+     * terminate the parent: the client's request (sync over HTTP/1.x) or
+     * the detached one of an offloaded fan-out.  It was judged and
+     * counted above; the subrequest just ends.
      */
 
     if (rc == NGX_ERROR
@@ -582,9 +584,9 @@ ngx_http_kochava_config_failure(ngx_http_kochava_fanout_t *f,
                   f->request->connection->log, 0,
                   "kochava: %s location \"%V\" was answered %ui by nginx "
                   "itself, not by an upstream: the %s pass does not lead "
-                  "to a proxy_pass location (a typo, a static location, "
-                  "the ingest location?); message %uD kept for a retry, "
-                  "not marked delivered",
+                  "to a proxy_pass location (another handler, such as "
+                  "empty_gif or one in an \"if\"?); message %uD kept for "
+                  "a retry, not marked delivered",
                   kochava_dest_name(s->out->dest), &pass->uri, s->status,
                   kochava_dest_name(s->out->dest), s->out->index);
 }

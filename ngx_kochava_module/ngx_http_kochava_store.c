@@ -34,6 +34,7 @@
 #include "ngx_http_kochava_metrics.h"
 #include "ngx_http_kochava_dedup.h"
 #include "ngx_http_kochava_store.h"
+#include "ngx_http_kochava_ratelimit.h"
 
 
 /* idle connections kept per server and worker, and for how long */
@@ -92,7 +93,7 @@ struct ngx_http_kochava_store_s {
     u_char                              *usable;
     ngx_uint_t                          *count;
 
-    time_t                               logged;    /* this worker's */
+    ngx_http_kochava_ratelimit_t         errors;    /* this worker's */
 };
 
 
@@ -1276,13 +1277,8 @@ ngx_http_kochava_store_error(ngx_http_kochava_store_t *store,
             &ngx_http_kochava_metrics->store_errors[kind], 1);
     }
 
-    if (store->logged == ngx_time()) {
-        return;
-    }
-
-    store->logged = ngx_time();
-
-    ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+    ngx_http_kochava_ratelimit_log(&store->errors, NGX_LOG_ERR,
+                  ngx_cycle->log, 0,
                   "kochava: dedup store %V of zone \"%V\", server %V: %s "
                   "on %s; its ids are forwarded without the fleet check "
                   "(fail open; logged at most once a second)",
