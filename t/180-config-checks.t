@@ -23,6 +23,13 @@ our $Locked = File::Temp::tempdir('kochava-t180-XXXXXX', TMPDIR => 1,
 chmod 0700, $Locked or die "chmod $Locked: $!";
 $ENV{TEST_NGINX_KOCHAVA_LOCKED} = $Locked;
 
+# one every user can enter (0755), whatever folder the checkout is in
+# (CI's clone may sit below one only root can enter)
+our $Open = File::Temp::tempdir('kochava-t180-XXXXXX', TMPDIR => 1,
+                                CLEANUP => 1);
+chmod 0755, $Open or die "chmod $Open: $!";
+$ENV{TEST_NGINX_KOCHAVA_OPEN} = $Open;
+
 # no "location /" of the runner's: a typo then matches nothing (TEST 2
 # has one of its own)
 no_root_location();
@@ -501,7 +508,7 @@ qr{kochava_spool "[^"]+/kochava-t180-\w+/spool" in \S+nginx\.conf:\d+ cannot be 
 --- http_config
     map $kochava_write_key $kochava_app { default ""; wk_test_1 koexample-app-guid; }
 --- config eval
-ingest_config('kochava_delivery async; kochava_spool spool;')
+ingest_config('kochava_delivery async; kochava_spool $TEST_NGINX_KOCHAVA_OPEN/spool;')
 --- more_headers eval: "Authorization: " . basic_auth(KEY)
 --- request eval
 "POST /v1/track\n" . json(android_track('Reached'))
